@@ -1,0 +1,137 @@
+// dirsyncd: command line and config -> objects -> io_context -> exit code. Only wiring here.
+#include "exit_codes.hpp"
+#include "logging.hpp"
+#include "run_once.hpp"
+
+#include "api/api_client.hpp"
+#include "http/beast_transport.hpp"
+#include "settings/command_line.hpp"
+#include "settings/settings.hpp"
+#include "store/database.hpp"
+#include "store/mirror_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <SQLiteCpp/Database.h>
+#include <fmt/format.h>
+
+#include <iostream>
+
+extern char** environ;
+
+namespace {
+
+using namespace dirsync;
+using namespace dirsync::daemon;
+
+int fail(int code, std::string const& message)
+{
+    std::cerr << "dirsyncd: " << message << std::endl;
+    return code;
+}
+
+std::map<std::string, std::string> environment()
+{
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string entry(*e);
+        auto eq = entry.find('=');
+        if (eq != std::string::npos)
+            env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    return env;
+}
+
+int run(settings::CommandLine const& cl)
+{
+    settings::Settings cfg;
+    try {
+        if (cl.config)
+            cfg = settings::load_settings(*cl.config);
+    } catch (settings::SettingsError const& e) {
+        return fail(exit_usage, e.what());
+    }
+    if (cl.db)
+        cfg.database = *cl.db;
+    if (cl.api_url)
+        cfg.api_url = *cl.api_url;
+    if (cl.ca_file)
+        cfg.ca_file = *cl.ca_file;
+    if (cl.log_level) {
+        if (!settings::is_log_level(*cl.log_level))
+            return fail(exit_usage,
+                        fmt::format("--log-level '{}' is not one of trace, debug, info, warn, "
+                                    "error, critical, off",
+                                    *cl.log_level));
+        cfg.log_level = *cl.log_level;
+    }
+    settings::derive_settings(cfg);
+    std::string why;
+    auto url = http::parse_api_url(cfg.api_url, why);
+    if (!url)
+        return fail(exit_usage, fmt::format("API URL '{}': {}", cfg.api_url, why));
+
+    auto log = make_logger(cfg.log_level);
+    std::string api_key;
+    try {
+        api_key = settings::resolve_api_key(cfg, environment(),
+                                            [&](std::string const& w) { log->warn("{}", w); });
+    } catch (settings::SettingsError const& e) {
+        return fail(exit_usage, e.what());
+    }
+    if (!url->is_tls())
+        log->warn("talking plain http to {}: only for tests against a local server", url->host);
+
+    std::unique_ptr<SQLite::Database> db;
+    try {
+        db = store::open_database(cfg.database, {cfg.busy_timeout});
+    } catch (store::StoreError const& e) {
+        return fail(exit_database, e.what());
+    }
+
+    boost::asio::io_context ioc(1);
+    auto transport_options = cfg.http;
+    transport_options.ca_file = cfg.ca_file;
+    std::unique_ptr<http::BeastTransport> transport;
+    try {
+        transport = std::make_unique<http::BeastTransport>(ioc.get_executor(), *url,
+                                                           transport_options, *log);
+    } catch (boost::system::system_error const& e) {
+        return fail(exit_usage, cfg.ca_file ? fmt::format("CA file {}: {}", *cfg.ca_file,
+                                                          e.code().message())
+                                            : fmt::format("TLS set-up: {}", e.code().message()));
+    }
+    api::RateLimiter limiter(ioc.get_executor(), cfg.rate_limits);
+    api::ApiClient api(ioc.get_executor(), *transport, limiter,
+                       {api_key, "dirsyncd/" DIRSYNCD_VERSION, cfg.retry}, *log);
+    store::MirrorStore store(*db);
+    sync::SyncServices services{api, store, *log};
+
+    if (!cl.once)
+        return fail(exit_usage, "daemon mode is not available in this build yet; run with --once");
+    log->info("dirsyncd {} --once: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
+              cfg.api_url);
+    return run_once(ioc, services, cfg.sync, cfg.api_url);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    auto parsed = settings::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+    if (auto const* error = std::get_if<std::string>(&parsed))
+        return fail(exit_usage, *error + " (see dirsyncd --help)");
+    auto const& cl = std::get<settings::CommandLine>(parsed);
+    if (cl.help) {
+        std::cout << settings::usage_text();
+        return exit_ok;
+    }
+    if (cl.version) {
+        std::cout << "dirsyncd " << DIRSYNCD_VERSION << std::endl;
+        return exit_ok;
+    }
+    try {
+        return run(cl);
+    } catch (std::exception const& e) {
+        return fail(exit_sync_failed, e.what());
+    }
+}

@@ -1,0 +1,18 @@
+// `dirsyncd --once`: one full sync of every directory in scope, then an exit code.
+#pragma once
+
+#include "api/api_client.hpp"
+#include "sync/full_sync.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <string>
+
+namespace dirsync::daemon {
+
+// Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it. Logs a summary, writes the
+// one-line reason of a failure to stderr, and returns the exit code (exit_codes.hpp).
+int run_once(boost::asio::io_context& ioc, sync::SyncServices services,
+             sync::FullSyncOptions options, std::string const& api_url);
+
+} // namespace dirsync::daemon

@@ -1,0 +1,277 @@
+#include "api/api_client.hpp"
+
+#include "decode/decode.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <functional>
+
+namespace dirsync::api {
+namespace asio = boost::asio;
+
+char const* endpoint_name(Endpoint e)
+{
+    switch (e) {
+    case Endpoint::list_directories:
+        return "GET /directories";
+    case Endpoint::get_directory:
+        return "GET /directories/{id}";
+    case Endpoint::list_users:
+        return "GET /directory_users";
+    case Endpoint::list_groups:
+        return "GET /directory_groups";
+    case Endpoint::list_events:
+        return "GET /events";
+    }
+    return "GET ?";
+}
+
+std::uint64_t RequestStats::total() const
+{
+    std::uint64_t n = 0;
+    for (auto v : sent)
+        n += v;
+    return n;
+}
+
+std::string url_encode(std::string_view value)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(value.size());
+    for (unsigned char c : value) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::string list_target(std::string path, std::string filter_key, std::string const& filter_value,
+                        std::optional<std::string> const& after)
+{
+    std::string t = std::move(path) + "?";
+    if (!filter_key.empty())
+        t += filter_key + "=" + url_encode(filter_value) + "&";
+    t += "limit=100&order=asc";
+    if (after)
+        t += "&after=" + url_encode(*after);
+    return t;
+}
+
+bool is_tls_error(boost::system::error_code ec)
+{
+    return ec.category() == asio::error::get_ssl_category();
+}
+
+std::int64_t now_micros()
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string describe_status(http::Response const& res)
+{
+    auto const body = decode::parse_error_body(res.body);
+    std::string text = fmt::format("HTTP {}", res.status);
+    if (body.code)
+        text += fmt::format(" {}", *body.code);
+    if (!body.message.empty())
+        text += fmt::format(" ({})", body.message);
+    for (auto const& [field, code] : body.errors)
+        text += fmt::format(" [{}: {}]", field, code);
+    return text;
+}
+
+std::string request_id_note(std::string const& id)
+{
+    return id.empty() ? std::string() : fmt::format(", X-Request-ID {}", id);
+}
+
+// Runs the request loop shared by every call: pacing, transport, status check, decoding
+// (`accept` returns an error text when the body is not what the endpoint returns), retries.
+template <class Accept>
+asio::awaitable<http::Response>
+request_with_retry(asio::any_io_executor ex, http::Transport& transport, RateLimiter& limiter,
+                   ApiClientOptions const& options, spdlog::logger& log, RequestStats& stats,
+                   std::mt19937_64& rng, Endpoint endpoint, std::string target,
+                   std::string pacing_directory, Accept accept)
+{
+    auto const index = static_cast<std::size_t>(endpoint);
+    http::Request request{target,
+                          {{"Authorization", "Bearer " + options.api_key},
+                           {"Accept", "application/json"},
+                           {"User-Agent", options.user_agent}}};
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+
+    for (int attempt = 1;; ++attempt) {
+        std::string failure;
+        std::optional<std::chrono::milliseconds> server_hint;
+        bool final_attempt = attempt >= options.retry.max_attempts;
+
+        co_await limiter.acquire(pacing_directory);
+        ++stats.sent[index];
+        try {
+            auto res = co_await transport.get(request);
+            if (res.status >= 200 && res.status < 300) {
+                auto why = accept(res);
+                if (!why)
+                    co_return res;
+                failure = fmt::format("malformed response: {}{}", *why,
+                                      request_id_note(res.request_id));
+                if (final_attempt)
+                    throw TransportError(TransportError::Kind::protocol,
+                                         fmt::format("GET {}: {}", target, failure));
+            } else {
+                if (res.status == 429) {
+                    ++stats.throttled[index];
+                    if (res.retry_after)
+                        server_hint = retry_after_delay(options.retry, *res.retry_after,
+                                                        now_micros());
+                }
+                failure = describe_status(res) + request_id_note(res.request_id);
+                if (!is_retryable_status(res.status) || final_attempt) {
+                    auto const body = decode::parse_error_body(res.body);
+                    throw ApiError(res.status, body.code.value_or(""), res.request_id,
+                                   fmt::format("GET {}: {}{}", target, failure,
+                                               is_retryable_status(res.status)
+                                                   ? fmt::format(" after {} attempts", attempt)
+                                                   : ""));
+                }
+            }
+        } catch (boost::system::system_error const& e) {
+            if (e.code() == asio::error::operation_aborted)
+                throw;
+            auto const kind =
+                is_tls_error(e.code()) ? TransportError::Kind::tls : TransportError::Kind::network;
+            // A certificate that fails verification will fail the same way next time.
+            if (final_attempt || kind == TransportError::Kind::tls)
+                throw TransportError(kind, fmt::format("GET {}: {}{}", target, e.code().message(),
+                                                       kind == TransportError::Kind::tls
+                                                           ? " (TLS)"
+                                                           : fmt::format(" after {} attempts",
+                                                                         attempt)));
+            failure = e.code().message();
+        }
+        ++stats.retries;
+        auto const delay = server_hint.value_or(backoff_delay(options.retry, attempt, unit(rng)));
+        log.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", target, failure, attempt,
+                 options.retry.max_attempts, delay.count());
+        asio::steady_timer timer(ex, delay);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+template <class T>
+using Parser = decode::Decoded<T> (*)(std::string_view);
+
+} // namespace
+
+ApiClient::ApiClient(asio::any_io_executor ex, http::Transport& transport, RateLimiter& limiter,
+                     ApiClientOptions options, spdlog::logger& log)
+    : ex_(std::move(ex))
+    , transport_(transport)
+    , limiter_(limiter)
+    , options_(std::move(options))
+    , log_(log)
+    , rng_(std::random_device{}())
+{
+}
+
+asio::awaitable<http::Response> ApiClient::get(Endpoint endpoint, std::string target,
+                                               std::string pacing_directory)
+{
+    co_return co_await request_with_retry(
+        ex_, transport_, limiter_, options_, log_, stats_, rng_, endpoint, std::move(target),
+        std::move(pacing_directory),
+        [](http::Response const&) { return std::optional<std::string>(); });
+}
+
+namespace {
+
+// Fetches and decodes one document, retrying a body that does not decode like a failed request.
+template <class T>
+asio::awaitable<T> fetch(asio::any_io_executor ex, http::Transport& transport,
+                         RateLimiter& limiter, ApiClientOptions const& options,
+                         spdlog::logger& log, RequestStats& stats, std::mt19937_64& rng,
+                         Endpoint endpoint, std::string target, std::string pacing,
+                         Parser<T> parse)
+{
+    std::optional<T> decoded;
+    co_await request_with_retry(ex, transport, limiter, options, log, stats, rng, endpoint,
+                                std::move(target), std::move(pacing),
+                                [&](http::Response const& res) -> std::optional<std::string> {
+                                    auto d = parse(res.body);
+                                    if (!d)
+                                        return d.error().message();
+                                    decoded = std::move(*d);
+                                    return std::nullopt;
+                                });
+    co_return std::move(*decoded);
+}
+
+} // namespace
+
+asio::awaitable<std::optional<Directory>> ApiClient::get_directory(std::string id)
+{
+    try {
+        co_return co_await fetch<Directory>(ex_, transport_, limiter_, options_, log_, stats_,
+                                            rng_, Endpoint::get_directory,
+                                            "/directories/" + url_encode(id), "",
+                                            &decode::parse_directory);
+    } catch (ApiError const& e) {
+        if (e.status() != 404)
+            throw;
+    }
+    co_return std::nullopt;
+}
+
+asio::awaitable<Page<Directory>> ApiClient::list_directories(
+    std::optional<std::string> organization_id, std::optional<std::string> after)
+{
+    auto target = organization_id ? list_target("/directories", "organization_id",
+                                                *organization_id, after)
+                                  : list_target("/directories", "", "", after);
+    co_return co_await fetch<Page<Directory>>(ex_, transport_, limiter_, options_, log_, stats_,
+                                              rng_, Endpoint::list_directories, std::move(target),
+                                              "", &decode::parse_directory_page);
+}
+
+asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string filter_id,
+                                                  std::string directory_id,
+                                                  std::optional<std::string> after)
+{
+    auto target = list_target("/directory_users",
+                              filter == UserFilter::directory ? "directory" : "group", filter_id,
+                              after);
+    co_return co_await fetch<Page<User>>(ex_, transport_, limiter_, options_, log_, stats_, rng_,
+                                         Endpoint::list_users, std::move(target),
+                                         std::move(directory_id), &decode::parse_user_page);
+}
+
+asio::awaitable<Page<Group>> ApiClient::list_groups(GroupFilter filter, std::string filter_id,
+                                                    std::optional<std::string> after)
+{
+    auto target = list_target("/directory_groups",
+                              filter == GroupFilter::directory ? "directory" : "user", filter_id,
+                              after);
+    co_return co_await fetch<Page<Group>>(ex_, transport_, limiter_, options_, log_, stats_, rng_,
+                                          Endpoint::list_groups, std::move(target), "",
+                                          &decode::parse_group_page);
+}
+
+} // namespace dirsync::api

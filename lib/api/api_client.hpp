@@ -1,0 +1,87 @@
+// The WorkOS Directory Sync endpoints as typed calls: targets, auth header, pacing, per-request
+// retries, decoding. One page per call; the sync layer walks the pages.
+#pragma once
+
+#include "api/api_error.hpp"
+#include "api/rate_limiter.hpp"
+#include "api/retry_policy.hpp"
+#include "http/transport.hpp"
+#include "model/model.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace dirsync::api {
+
+enum class Endpoint { list_directories, get_directory, list_users, list_groups, list_events };
+inline constexpr std::size_t endpoint_count = 5;
+char const* endpoint_name(Endpoint e); // "GET /directory_users", ...
+
+struct RequestStats {
+    std::array<std::uint64_t, endpoint_count> sent{};      // requests put on the wire
+    std::array<std::uint64_t, endpoint_count> throttled{}; // 429 answers
+    std::uint64_t retries = 0;
+    std::uint64_t total() const;
+};
+
+struct ApiClientOptions {
+    std::string api_key;
+    std::string user_agent;
+    RetryPolicy retry;
+};
+
+// What a list of users or groups is filtered by.
+enum class UserFilter { directory, group };
+enum class GroupFilter { directory, user };
+
+class ApiClient {
+public:
+    // All references must outlive the client; calls come from the io_context's one thread.
+    ApiClient(boost::asio::any_io_executor ex, http::Transport& transport, RateLimiter& limiter,
+              ApiClientOptions options, spdlog::logger& log);
+
+    // GET /directories/{id}; nullopt when the API answers 404 (the directory is gone).
+    boost::asio::awaitable<std::optional<Directory>> get_directory(std::string id);
+
+    boost::asio::awaitable<Page<Directory>> list_directories(
+        std::optional<std::string> organization_id, std::optional<std::string> after);
+
+    // `directory_id` is the directory the call counts against for pacing (the listed one, or the
+    // group's directory).
+    boost::asio::awaitable<Page<User>> list_users(UserFilter filter, std::string filter_id,
+                                                  std::string directory_id,
+                                                  std::optional<std::string> after);
+    boost::asio::awaitable<Page<Group>> list_groups(GroupFilter filter, std::string filter_id,
+                                                    std::optional<std::string> after);
+
+    // GET `target` with pacing and retries; returns a 2xx response or throws ApiError /
+    // TransportError. Exposed for endpoints decoded elsewhere (events).
+    boost::asio::awaitable<http::Response> get(Endpoint endpoint, std::string target,
+                                               std::string pacing_directory);
+
+    RequestStats const& stats() const { return stats_; }
+
+private:
+    boost::asio::any_io_executor ex_;
+    http::Transport& transport_;
+    RateLimiter& limiter_;
+    ApiClientOptions options_;
+    spdlog::logger& log_;
+    RequestStats stats_;
+    std::mt19937_64 rng_;
+};
+
+// Percent-encodes a query parameter value.
+std::string url_encode(std::string_view value);
+
+} // namespace dirsync::api

@@ -1,0 +1,361 @@
+#include "decode/decode.hpp"
+
+#include "decode/object_decoders.hpp"
+#include "decode/timestamp.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace dirsync::decode {
+namespace json = boost::json;
+
+void throw_exception_from_error(DecodeError const& e, boost::source_location const&)
+{
+    throw DecodeException(e);
+}
+
+namespace {
+
+// Reads the fields of one object, remembering the first problem in a message that names the
+// field, the object type and (once known) the id.
+class FieldReader {
+public:
+    FieldReader(json::object const& obj, char const* type)
+        : obj_(obj)
+        , type_(type)
+    {
+    }
+
+    // Absent or null -> nullopt; a string -> its value; anything else is an error.
+    std::optional<std::string> optional_string(char const* key)
+    {
+        auto const* v = obj_.if_contains(key);
+        if (v == nullptr || v->is_null())
+            return std::nullopt;
+        if (auto const* s = v->if_string())
+            return std::string(*s);
+        fail(key, "is not a string");
+        return std::nullopt;
+    }
+
+    std::string required_string(char const* key)
+    {
+        auto const* v = obj_.if_contains(key);
+        if (v == nullptr || v->is_null()) {
+            fail(key, "is missing");
+            return {};
+        }
+        if (auto const* s = v->if_string())
+            return std::string(*s);
+        fail(key, "is not a string");
+        return {};
+    }
+
+    Timestamp required_timestamp(char const* key)
+    {
+        auto text = required_string(key);
+        if (error_)
+            return {};
+        auto micros = parse_timestamp(text);
+        if (!micros) {
+            fail(key, fmt::format("is not a timestamp ('{}')", text));
+            return {};
+        }
+        return {std::move(text), *micros};
+    }
+
+    // A JSON object or array member kept as JSON text; absent or null -> nullopt.
+    std::optional<std::string> optional_json(char const* key)
+    {
+        auto const* v = obj_.if_contains(key);
+        if (v == nullptr || v->is_null())
+            return std::nullopt;
+        if (!v->is_object() && !v->is_array()) {
+            fail(key, "is not an object");
+            return std::nullopt;
+        }
+        return json::serialize(*v);
+    }
+
+    void set_id(std::string const& id) { id_ = id; }
+    void fail(char const* key, std::string const& why)
+    {
+        if (error_)
+            return;
+        error_ = id_.empty() ? fmt::format("{}: field '{}' {}", type_, key, why)
+                             : fmt::format("{} {}: field '{}' {}", type_, id_, key, why);
+    }
+    std::optional<std::string> const& error() const { return error_; }
+
+private:
+    json::object const& obj_;
+    char const* type_;
+    std::string id_;
+    std::optional<std::string> error_;
+};
+
+std::optional<std::string> user_email(json::object const& obj, FieldReader& r)
+{
+    if (auto email = r.optional_string("email"))
+        return email;
+    // Legacy objects have no `email`; the spec allows the primary `emails[]` entry as fallback.
+    auto const* emails = obj.if_contains("emails");
+    if (emails == nullptr || !emails->is_array())
+        return std::nullopt;
+    for (auto const& e : emails->get_array()) {
+        auto const* eo = e.if_object();
+        if (eo == nullptr)
+            continue;
+        auto const* primary = eo->if_contains("primary");
+        auto const* value = eo->if_contains("value");
+        if (primary && primary->is_bool() && primary->get_bool() && value && value->is_string())
+            return std::string(value->get_string());
+    }
+    return std::nullopt;
+}
+
+template <class T, class DecodeOne>
+Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
+{
+    auto parsed = parse_json(body);
+    if (!parsed)
+        return parsed.error();
+    auto const* root = parsed->if_object();
+    if (root == nullptr)
+        return DecodeError{"$", "expected a list object"};
+    auto const* data = root->if_contains("data");
+    if (data == nullptr || !data->is_array())
+        return DecodeError{"$.data", "expected an array"};
+
+    json::value const* meta = root->if_contains("list_metadata");
+    char const* meta_key = "list_metadata";
+    if (meta == nullptr) { // very old responses
+        meta = root->if_contains("listMetadata");
+        meta_key = "listMetadata";
+    }
+    if (meta == nullptr || !meta->is_object())
+        return DecodeError{"$.list_metadata", "missing or not an object"};
+
+    Page<T> page;
+    if (auto const* after = meta->get_object().if_contains("after");
+        after != nullptr && !after->is_null()) {
+        if (!after->is_string())
+            return DecodeError{fmt::format("$.{}.after", meta_key), "expected a string or null"};
+        if (!after->get_string().empty())
+            page.after = std::string(after->get_string());
+    }
+
+    auto const& arr = data->get_array();
+    page.items.reserve(arr.size());
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        auto const path = fmt::format("$.data[{}]", i);
+        auto const* obj = arr[i].if_object();
+        if (obj == nullptr) {
+            page.rejected.push_back({path, "not an object", std::nullopt});
+            continue;
+        }
+        T item;
+        if (auto why = decode_one(*obj, item)) {
+            std::optional<std::string> id;
+            if (auto const* v = obj->if_contains("id"); v && v->is_string() && !v->get_string().empty())
+                id = std::string(v->get_string());
+            page.rejected.push_back({path, std::move(*why), std::move(id)});
+        } else {
+            page.items.push_back(std::move(item));
+        }
+    }
+    return page;
+}
+
+} // namespace
+
+Decoded<json::value> parse_json(std::string_view body)
+{
+    json::parse_options opts;
+    opts.max_depth = max_json_depth;
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec, {}, opts);
+    if (ec)
+        return DecodeError{"$", fmt::format("invalid JSON: {}", ec.message())};
+    return v;
+}
+
+std::optional<std::string> decode_directory(json::object const& obj, Directory& out)
+{
+    FieldReader r(obj, "directory");
+    out.id = r.required_string("id");
+    r.set_id(out.id);
+    out.organization_id = r.optional_string("organization_id");
+    out.name = r.optional_string("name");
+    out.domain = r.optional_string("domain");
+    if (!out.domain) {
+        // event form: no `domain` string, but a `domains` array
+        if (auto const* domains = obj.if_contains("domains"); domains && domains->is_array()) {
+            for (auto const& d : domains->get_array())
+                if (auto const* dom = d.if_object(); dom && dom->contains("domain") &&
+                                                     dom->at("domain").is_string()) {
+                    out.domain = std::string(dom->at("domain").get_string());
+                    break;
+                }
+        }
+    }
+    out.type = r.optional_string("type");
+    out.state = r.required_string("state");
+    out.created_at = r.required_timestamp("created_at");
+    out.updated_at = r.required_timestamp("updated_at");
+    if (r.error())
+        return r.error();
+    out.raw_json = json::serialize(obj);
+    return std::nullopt;
+}
+
+std::optional<std::string> decode_user(json::object const& obj, User& out)
+{
+    FieldReader r(obj, "directory_user");
+    out.id = r.required_string("id");
+    r.set_id(out.id);
+    out.directory_id = r.required_string("directory_id");
+    out.organization_id = r.optional_string("organization_id");
+    out.idp_id = r.optional_string("idp_id");
+    out.email = user_email(obj, r);
+    out.first_name = r.optional_string("first_name");
+    out.last_name = r.optional_string("last_name");
+    out.state = r.required_string("state");
+    if (out.state == "suspended") // existed until Dec 2023
+        out.state = "inactive";
+    out.role.reset();
+    if (auto const* role = obj.if_contains("role"); role && !role->is_null()) {
+        auto const* ro = role->if_object();
+        auto const* slug = ro ? ro->if_contains("slug") : nullptr;
+        if (slug == nullptr || !slug->is_string())
+            r.fail("role", "is not an object with a string 'slug'");
+        else
+            out.role = std::string(slug->get_string());
+    }
+    out.custom_attributes = r.optional_json("custom_attributes");
+    out.raw_attributes = r.optional_json("raw_attributes");
+    out.created_at = r.required_timestamp("created_at");
+    out.updated_at = r.required_timestamp("updated_at");
+
+    out.embedded_group_ids.clear();
+    auto const* groups = obj.if_contains("groups");
+    if (groups && !groups->is_null()) {
+        if (!groups->is_array()) {
+            r.fail("groups", "is not an array");
+        } else {
+            for (auto const& g : groups->get_array()) {
+                auto const* go = g.if_object();
+                auto const* gid = go ? go->if_contains("id") : nullptr;
+                if (gid == nullptr || !gid->is_string()) {
+                    r.fail("groups", "has an entry without a string 'id'");
+                    break;
+                }
+                out.embedded_group_ids.emplace_back(gid->get_string());
+            }
+        }
+    }
+    if (r.error())
+        return r.error();
+
+    if (groups != nullptr) {
+        json::object copy = obj;
+        copy.erase("groups");
+        out.raw_json = json::serialize(copy);
+    } else {
+        out.raw_json = json::serialize(obj);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> decode_group(json::object const& obj, Group& out)
+{
+    FieldReader r(obj, "directory_group");
+    out.id = r.required_string("id");
+    r.set_id(out.id);
+    out.directory_id = r.required_string("directory_id");
+    out.organization_id = r.optional_string("organization_id");
+    out.idp_id = r.optional_string("idp_id");
+    out.name = r.required_string("name");
+    out.raw_attributes = r.optional_json("raw_attributes");
+    out.created_at = r.required_timestamp("created_at");
+    out.updated_at = r.required_timestamp("updated_at");
+    if (r.error())
+        return r.error();
+    out.raw_json = json::serialize(obj);
+    return std::nullopt;
+}
+
+Decoded<Directory> parse_directory(std::string_view body)
+{
+    auto parsed = parse_json(body);
+    if (!parsed)
+        return parsed.error();
+    auto const* obj = parsed->if_object();
+    if (obj == nullptr)
+        return DecodeError{"$", "expected a directory object"};
+    Directory d;
+    if (auto why = decode_directory(*obj, d))
+        return DecodeError{"$", std::move(*why)};
+    return d;
+}
+
+Decoded<Page<Directory>> parse_directory_page(std::string_view body)
+{
+    return parse_page<Directory>(body, [](json::object const& o, Directory& d) {
+        return decode_directory(o, d);
+    });
+}
+
+Decoded<Page<User>> parse_user_page(std::string_view body)
+{
+    return parse_page<User>(body, [](json::object const& o, User& u) { return decode_user(o, u); });
+}
+
+Decoded<Page<Group>> parse_group_page(std::string_view body)
+{
+    return parse_page<Group>(body,
+                             [](json::object const& o, Group& g) { return decode_group(o, g); });
+}
+
+ErrorBody parse_error_body(std::string_view body)
+{
+    ErrorBody out;
+    boost::system::error_code ec;
+    json::parse_options opts;
+    opts.max_depth = max_json_depth;
+    json::value v = json::parse(body, ec, {}, opts);
+    if (!ec && v.is_string()) {
+        out.message = std::string(v.get_string());
+        return out;
+    }
+    if (!ec && v.is_object()) {
+        auto const& o = v.get_object();
+        auto str = [&](char const* key) -> std::optional<std::string> {
+            auto const* f = o.if_contains(key);
+            return f && f->is_string() ? std::optional<std::string>(f->get_string()) : std::nullopt;
+        };
+        out.message = str("message").value_or("");
+        out.code = str("code");
+        out.entity_id = str("entity_id");
+        if (auto const* errs = o.if_contains("errors"); errs && errs->is_array()) {
+            for (auto const& e : errs->get_array()) {
+                auto const* eo = e.if_object();
+                if (eo == nullptr)
+                    continue;
+                auto const* field = eo->if_contains("field");
+                auto const* code = eo->if_contains("code");
+                out.errors.emplace_back(
+                    field && field->is_string() ? std::string(field->get_string()) : "",
+                    code && code->is_string() ? std::string(code->get_string()) : "");
+            }
+        }
+        return out;
+    }
+    // Not JSON (an HTML error page from a proxy, say): keep a short printable prefix.
+    constexpr std::size_t max_len = 200;
+    for (char c : body.substr(0, max_len))
+        out.message.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
+    return out;
+}
+
+} // namespace dirsync::decode

@@ -1,0 +1,24 @@
+// Decoders of single JSON objects, shared by the list, single-object and event decoders.
+// Internal to lib/decode: it exposes Boost.JSON types.
+#pragma once
+
+#include "decode/decode.hpp"
+#include "model/model.hpp"
+
+#include <boost/json/fwd.hpp>
+
+#include <optional>
+#include <string>
+
+namespace dirsync::decode {
+
+// Each returns nullopt on success, or the reason the object was rejected, naming the field, the
+// object type and the id when there is one.
+std::optional<std::string> decode_directory(boost::json::object const& obj, Directory& out);
+std::optional<std::string> decode_user(boost::json::object const& obj, User& out);
+std::optional<std::string> decode_group(boost::json::object const& obj, Group& out);
+
+// Parses `body` with our limits; returns the error as a DecodeError at `$`.
+Decoded<boost::json::value> parse_json(std::string_view body);
+
+} // namespace dirsync::decode

@@ -1,0 +1,79 @@
+#include "settings/command_line.hpp"
+
+#include <fmt/format.h>
+
+namespace dirsync::settings {
+
+std::string usage_text()
+{
+    return "usage: dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH]\n"
+           "                [--log-level LEVEL] [--once] [--version] [--help]\n"
+           "\n"
+           "Mirrors the WorkOS Directory Sync directories that the API key can see into a local\n"
+           "SQLite database.\n"
+           "\n"
+           "  --config FILE      TOML config file (see config/dirsyncd.toml)\n"
+           "  --db PATH          SQLite database to write (default /var/lib/dirsyncd/dirsyncd.db)\n"
+           "  --api-url URL      WorkOS API base URL (default https://api.workos.com)\n"
+           "  --ca-file PATH     PEM file of CA certificates to trust instead of the system store\n"
+           "  --log-level LEVEL  trace, debug, info (default), warn, error, critical, off\n"
+           "  --once             run one full sync of every directory, then exit\n"
+           "  --version          print the version and exit\n"
+           "  --help             print this text and exit\n"
+           "\n"
+           "The API key comes from the environment variable WORKOS_API_KEY, or from the file named\n"
+           "by api_key_file in the config file, never from the command line.\n";
+}
+
+std::variant<CommandLine, std::string> parse_command_line(std::vector<std::string> const& args)
+{
+    CommandLine cl;
+    struct Valued {
+        char const* name;
+        std::optional<std::string> CommandLine::*field;
+    };
+    static constexpr Valued valued[] = {
+        {"--config", &CommandLine::config},       {"--db", &CommandLine::db},
+        {"--api-url", &CommandLine::api_url},     {"--ca-file", &CommandLine::ca_file},
+        {"--log-level", &CommandLine::log_level},
+    };
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        std::optional<std::string> inline_value;
+        if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+            inline_value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+        }
+        if (arg == "--once" || arg == "--version" || arg == "--help" || arg == "-h") {
+            if (inline_value)
+                return fmt::format("{} takes no value", arg);
+            (arg == "--once" ? cl.once : arg == "--version" ? cl.version : cl.help) = true;
+            continue;
+        }
+        if (arg == "--api-key")
+            return std::string("the API key is not taken on the command line (it would show in "
+                               "the process list); set WORKOS_API_KEY or api_key_file");
+        bool known = false;
+        for (auto const& v : valued) {
+            if (arg != v.name)
+                continue;
+            known = true;
+            std::string value;
+            if (inline_value) {
+                value = *inline_value;
+            } else {
+                if (i + 1 >= args.size())
+                    return fmt::format("{} needs a value", arg);
+                value = args[++i];
+            }
+            if (value.empty())
+                return fmt::format("{} needs a non-empty value", arg);
+            cl.*(v.field) = value;
+        }
+        if (!known)
+            return fmt::format("unknown argument '{}'", args[i]);
+    }
+    return cl;
+}
+
+} // namespace dirsync::settings

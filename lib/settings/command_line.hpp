@@ -1,0 +1,29 @@
+// The command line, the public contract:
+//   dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH] [--log-level LEVEL]
+//            [--once] [--version] [--help]
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace dirsync::settings {
+
+struct CommandLine {
+    std::optional<std::string> config;
+    std::optional<std::string> db;
+    std::optional<std::string> api_url;
+    std::optional<std::string> ca_file;
+    std::optional<std::string> log_level;
+    bool once = false;
+    bool version = false;
+    bool help = false;
+};
+
+// Returns the parsed options, or an error message naming the offending argument.
+std::variant<CommandLine, std::string> parse_command_line(std::vector<std::string> const& args);
+
+std::string usage_text();
+
+} // namespace dirsync::settings

@@ -1,0 +1,269 @@
+#include "settings/settings.hpp"
+
+#include "http/url.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace dirsync::settings {
+namespace {
+
+// One config key: how to read it into Settings. `read` throws a plain message; the caller adds
+// the file and the key.
+using Reader = std::function<void(toml::node const&, Settings&)>;
+
+std::string type_name(toml::node const& n)
+{
+    switch (n.type()) {
+    case toml::node_type::string:
+        return "a string";
+    case toml::node_type::integer:
+        return "an integer";
+    case toml::node_type::floating_point:
+        return "a number";
+    case toml::node_type::boolean:
+        return "a boolean";
+    case toml::node_type::array:
+        return "an array";
+    case toml::node_type::table:
+        return "a table";
+    default:
+        return "a date or time";
+    }
+}
+
+std::string get_string(toml::node const& n)
+{
+    if (auto v = n.value_exact<std::string>())
+        return *v;
+    throw std::runtime_error("expected a string, got " + type_name(n));
+}
+
+double get_number(toml::node const& n, double min, double max)
+{
+    std::optional<double> v;
+    if (n.is_integer())
+        v = static_cast<double>(*n.value_exact<std::int64_t>());
+    else if (n.is_floating_point())
+        v = *n.value_exact<double>();
+    if (!v)
+        throw std::runtime_error("expected a number, got " + type_name(n));
+    if (*v < min || *v > max)
+        throw std::runtime_error(fmt::format("{} is out of range ({} to {})", *v, min, max));
+    return *v;
+}
+
+std::int64_t get_integer(toml::node const& n, std::int64_t min, std::int64_t max)
+{
+    auto v = n.value_exact<std::int64_t>();
+    if (!v)
+        throw std::runtime_error("expected an integer, got " + type_name(n));
+    if (*v < min || *v > max)
+        throw std::runtime_error(fmt::format("{} is out of range ({} to {})", *v, min, max));
+    return *v;
+}
+
+std::vector<std::string> get_string_array(toml::node const& n)
+{
+    auto const* arr = n.as_array();
+    if (arr == nullptr)
+        throw std::runtime_error("expected an array of strings, got " + type_name(n));
+    std::vector<std::string> out;
+    for (auto const& item : *arr) {
+        auto v = item.value_exact<std::string>();
+        if (!v || v->empty())
+            throw std::runtime_error("expected an array of non-empty strings");
+        out.push_back(*v);
+    }
+    return out;
+}
+
+std::chrono::milliseconds seconds(double s)
+{
+    return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
+}
+
+std::map<std::string, Reader, std::less<>> const& readers()
+{
+    static std::map<std::string, Reader, std::less<>> const table{
+        {"api_url",
+         [](auto const& n, Settings& s) {
+             s.api_url = get_string(n);
+             std::string why;
+             if (!http::parse_api_url(s.api_url, why))
+                 throw std::runtime_error(fmt::format("'{}': {}", s.api_url, why));
+         }},
+        {"api_key_file", [](auto const& n, Settings& s) { s.api_key_file = get_string(n); }},
+        {"database", [](auto const& n, Settings& s) { s.database = get_string(n); }},
+        {"ca_file", [](auto const& n, Settings& s) { s.ca_file = get_string(n); }},
+        {"log_level",
+         [](auto const& n, Settings& s) {
+             s.log_level = get_string(n);
+             if (!is_log_level(s.log_level))
+                 throw std::runtime_error(fmt::format(
+                     "'{}' is not one of trace, debug, info, warn, error, critical, off",
+                     s.log_level));
+         }},
+        {"organizations",
+         [](auto const& n, Settings& s) { s.sync.scope.organizations = get_string_array(n); }},
+        {"directories",
+         [](auto const& n, Settings& s) { s.sync.scope.directories = get_string_array(n); }},
+        {"membership_source",
+         [](auto const& n, Settings& s) {
+             auto text = get_string(n);
+             auto v = sync::parse_membership_source(text);
+             if (!v)
+                 throw std::runtime_error(fmt::format(
+                     "'{}' is not one of auto, per_group, per_user, embedded", text));
+             s.sync.directory.membership_source = *v;
+         }},
+        {"max_concurrent_directories",
+         [](auto const& n, Settings& s) {
+             s.sync.max_concurrent_directories = static_cast<int>(get_integer(n, 1, 64));
+         }},
+        {"resume_window_seconds",
+         [](auto const& n, Settings& s) {
+             s.sync.directory.resume_window = std::chrono::seconds(get_integer(n, 0, 7 * 86400));
+         }},
+        {"max_pages_per_listing",
+         [](auto const& n, Settings& s) {
+             s.sync.directory.max_pages_per_listing = get_integer(n, 1, 100000000);
+         }},
+        {"progress_interval_seconds",
+         [](auto const& n, Settings& s) {
+             s.sync.directory.progress_interval = std::chrono::seconds(get_integer(n, 1, 3600));
+         }},
+        {"global_requests_per_second",
+         [](auto const& n, Settings& s) {
+             s.rate_limits.global_per_second = get_number(n, 0.1, 100000);
+         }},
+        {"directory_users_requests_per_second",
+         [](auto const& n, Settings& s) {
+             s.rate_limits.directory_users_per_second = get_number(n, 0.1, 100000);
+         }},
+        {"max_connections",
+         [](auto const& n, Settings& s) {
+             s.http.max_connections = static_cast<std::size_t>(get_integer(n, 1, 256));
+         }},
+        {"connect_timeout_seconds",
+         [](auto const& n, Settings& s) { s.http.connect_timeout = seconds(get_number(n, 0.1, 600)); }},
+        {"request_timeout_seconds",
+         [](auto const& n, Settings& s) { s.http.request_timeout = seconds(get_number(n, 0.1, 3600)); }},
+        {"max_response_bytes",
+         [](auto const& n, Settings& s) {
+             s.http.max_response_bytes = static_cast<std::uint64_t>(get_integer(n, 1024, 1ll << 32));
+         }},
+        {"max_attempts",
+         [](auto const& n, Settings& s) {
+             s.retry.max_attempts = static_cast<int>(get_integer(n, 1, 20));
+         }},
+        {"busy_timeout_seconds",
+         [](auto const& n, Settings& s) { s.busy_timeout = seconds(get_number(n, 0, 3600)); }},
+    };
+    return table;
+}
+
+} // namespace
+
+bool is_log_level(std::string const& level)
+{
+    for (char const* l : {"trace", "debug", "info", "warn", "error", "critical", "off"})
+        if (level == l)
+            return true;
+    return false;
+}
+
+Settings load_settings(std::string const& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw SettingsError(fmt::format("config file {}: cannot be read: {}", path,
+                                        std::strerror(errno)));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string const content = text.str();
+
+    toml::table root;
+    try {
+        root = toml::parse(std::string_view(content), std::string_view(path));
+    } catch (toml::parse_error const& e) {
+        throw SettingsError(fmt::format("config file {}: line {}: {}", path,
+                                        e.source().begin.line, e.description()));
+    }
+
+    Settings s;
+    for (auto const& [key, node] : root) {
+        auto const& table = readers();
+        auto it = table.find(key.str());
+        if (it == table.end())
+            throw SettingsError(fmt::format("config file {}: line {}: unknown key '{}'", path,
+                                            key.source().begin.line, key.str()));
+        try {
+            it->second(node, s);
+        } catch (std::runtime_error const& e) {
+            throw SettingsError(fmt::format("config file {}: line {}: key '{}': {}", path,
+                                            node.source().begin.line, key.str(), e.what()));
+        }
+    }
+    if (!s.sync.scope.directories.empty() && !s.sync.scope.organizations.empty())
+        throw SettingsError(fmt::format("config file {}: set 'directories' or 'organizations', "
+                                        "not both",
+                                        path));
+    derive_settings(s);
+    return s;
+}
+
+void derive_settings(Settings& s)
+{
+    auto& d = s.sync.directory;
+    d.directory_users_per_second = s.rate_limits.directory_users_per_second;
+    d.global_per_second_share =
+        s.rate_limits.global_per_second / std::max(1, s.sync.max_concurrent_directories);
+}
+
+std::string resolve_api_key(Settings const& settings,
+                            std::map<std::string, std::string> const& environment,
+                            std::function<void(std::string const&)> const& warn)
+{
+    if (auto it = environment.find("WORKOS_API_KEY"); it != environment.end() && !it->second.empty())
+        return it->second;
+
+    std::optional<std::string> file = settings.api_key_file;
+    std::string origin = "api_key_file";
+    if (!file) {
+        auto it = environment.find("CREDENTIALS_DIRECTORY");
+        if (it == environment.end() || it->second.empty())
+            throw SettingsError("no API key: set WORKOS_API_KEY, or api_key_file in the config "
+                                "file, or pass the credential workos_api_key through systemd");
+        file = it->second + "/workos_api_key";
+        origin = "systemd credential";
+    }
+    std::ifstream in(*file, std::ios::binary);
+    if (!in)
+        throw SettingsError(fmt::format("{} {}: cannot be read: {}", origin, *file,
+                                        std::strerror(errno)));
+    struct stat st {};
+    if (::stat(file->c_str(), &st) == 0 && (st.st_mode & S_IROTH))
+        warn(fmt::format("{} {} is readable by every user on this host; chmod o-r it", origin,
+                         *file));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string key = text.str();
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back())))
+        key.pop_back();
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.front())))
+        key.erase(key.begin());
+    if (key.empty())
+        throw SettingsError(fmt::format("{} {}: the file is empty", origin, *file));
+    if (key.find_first_of(" \t\r\n") != std::string::npos)
+        throw SettingsError(fmt::format("{} {}: the key must be a single line without spaces",
+                                        origin, *file));
+    return key;
+}
+
+} // namespace dirsync::settings

@@ -1,0 +1,56 @@
+// Everything dirsyncd can be told, with defaults; read from the TOML config file (see
+// config/dirsyncd.toml), then overridden by the command line. Errors name the file and the key.
+#pragma once
+
+#include "api/rate_limiter.hpp"
+#include "api/retry_policy.hpp"
+#include "http/beast_transport.hpp"
+#include "sync/full_sync.hpp"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace dirsync::settings {
+
+class SettingsError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct Settings {
+    std::string api_url = "https://api.workos.com";
+    std::optional<std::string> api_key_file;
+    std::string database = "/var/lib/dirsyncd/dirsyncd.db";
+    std::optional<std::string> ca_file;
+    std::string log_level = "info";
+
+    sync::FullSyncOptions sync;
+    http::TransportOptions http;
+    api::RateLimits rate_limits;
+    api::RetryPolicy retry;
+    std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
+};
+
+// Reads a config file over the defaults. Throws SettingsError naming the file and the key for an
+// unreadable file, a TOML syntax error, an unknown key, a wrong type or a value out of range.
+Settings load_settings(std::string const& path);
+
+// Fills the values that follow from others (the `auto` membership estimate's paces). Called by
+// load_settings; call it again after changing Settings by hand.
+void derive_settings(Settings& settings);
+
+// Checks a log level name ("trace", "debug", "info", "warn", "error", "critical", "off").
+bool is_log_level(std::string const& level);
+
+// The API key: $WORKOS_API_KEY when set and non-empty, else the contents of `api_key_file`
+// (trailing white space trimmed), else $CREDENTIALS_DIRECTORY/workos_api_key (systemd
+// LoadCredential=). `warn` receives a message for a key file that others can read. Throws
+// SettingsError when there is no key, the file cannot be read, or the key is empty.
+std::string resolve_api_key(Settings const& settings,
+                            std::map<std::string, std::string> const& environment,
+                            std::function<void(std::string const&)> const& warn);
+
+} // namespace dirsync::settings

@@ -1,0 +1,291 @@
+#include "sync/directory_sync.hpp"
+
+#include "decode/timestamp.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <functional>
+
+namespace dirsync::sync {
+namespace asio = boost::asio;
+using store::MembershipPair;
+using store::Phase;
+using store::Progress;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Timestamp now_timestamp()
+{
+    auto const us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    return {decode::format_timestamp(us), us};
+}
+
+template <class T>
+using PageFetch = std::function<asio::awaitable<Page<T>>(std::optional<std::string>)>;
+
+// The state of one directory's sync: counters, progress reporting, and the page walker.
+class Run {
+public:
+    Run(SyncServices s, DirectorySyncOptions const& o, Directory const& d)
+        : svc(s)
+        , options(o)
+        , dir(d)
+        , started(Clock::now())
+        , last_report(started)
+    {
+    }
+
+    // Walks a listing from `cursor`, handing each page and the cursor of the next one (empty
+    // after the last page) to `sink`, which stores it. Returns when the listing ends.
+    template <class T, class Sink>
+    asio::awaitable<void> walk(std::string what, PageFetch<T> fetch,
+                               std::optional<std::string> cursor, Sink sink)
+    {
+        for (std::int64_t pages = 1;; ++pages) {
+            if (pages > options.max_pages_per_listing)
+                throw SyncError(fmt::format("directory {}: {} returned more than {} pages "
+                                            "(max_pages_per_listing); stopped",
+                                            dir.id, what, options.max_pages_per_listing));
+            Page<T> page = co_await fetch(cursor);
+            ++requests;
+            auto kept = kept_ids(what, page);
+            bool const last = !page.after || (page.items.empty() && page.rejected.empty());
+            if (!last && page.after == cursor)
+                throw SyncError(fmt::format("directory {}: {}: the cursor did not advance ({}); "
+                                            "stopped instead of looping",
+                                            dir.id, what, *cursor));
+            sink(page, kept, last ? std::nullopt : page.after);
+            report_progress();
+            if (last)
+                co_return;
+            cursor = std::move(page.after);
+        }
+    }
+
+    // Records that could not be decoded: log them; keep the stored copy of those with an id.
+    template <class T>
+    std::vector<std::string> kept_ids(std::string const& what, Page<T> const& page)
+    {
+        std::vector<std::string> ids;
+        for (auto const& r : page.rejected) {
+            if (!r.id)
+                throw SyncError(fmt::format("directory {}: {}: record {} has no usable id ({}); "
+                                            "not merging a listing we cannot account for",
+                                            dir.id, what, r.path, r.reason));
+            if (++rejected <= 20)
+                svc.log.warn("directory {}: {}: skipping undecodable record {}: {} (the stored "
+                             "copy, if any, is kept)",
+                             dir.id, what, r.path, r.reason);
+            ids.push_back(*r.id);
+        }
+        return ids;
+    }
+
+    void report_progress(bool force = false)
+    {
+        auto const now = Clock::now();
+        if (!force && now - last_report < options.progress_interval)
+            return;
+        last_report = now;
+        double const secs = std::chrono::duration<double>(now - started).count();
+        svc.log.info("directory {}: {} phase, {} groups, {} users, {} memberships staged; {} "
+                     "requests in {:.1f} s ({:.1f} req/s)",
+                     dir.id, phase, groups, users, memberships, requests, secs,
+                     secs > 0 ? static_cast<double>(requests) / secs : 0.0);
+    }
+
+    SyncServices svc;
+    DirectorySyncOptions const& options;
+    Directory const& dir;
+    Clock::time_point started;
+    Clock::time_point last_report;
+    char const* phase = "groups";
+    std::uint64_t requests = 0;
+    std::int64_t groups = 0, users = 0, memberships = 0, rejected = 0;
+};
+
+asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
+{
+    run.phase = "groups";
+    auto& api = run.svc.api;
+    auto const dir_id = run.dir.id;
+    co_await run.walk<Group>(
+        "GET /directory_groups?directory=" + dir_id,
+        [&api, dir_id](std::optional<std::string> after) {
+            return api.list_groups(api::GroupFilter::directory, dir_id, std::move(after));
+        },
+        std::move(cursor), [&](Page<Group> const& page, auto const& kept, auto const& next) {
+            Progress p = next ? Progress{Phase::groups, std::nullopt, next}
+                              : Progress{Phase::users, std::nullopt, std::nullopt};
+            run.svc.store.stage_groups(dir_id, page.items, kept, p);
+            run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
+        });
+}
+
+asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, bool embedded)
+{
+    run.phase = "users";
+    auto& api = run.svc.api;
+    auto const dir_id = run.dir.id;
+    co_await run.walk<User>(
+        "GET /directory_users?directory=" + dir_id,
+        [&api, dir_id](std::optional<std::string> after) {
+            return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
+        },
+        std::move(cursor), [&](Page<User> const& page, auto const& kept, auto const& next) {
+            std::vector<MembershipPair> pairs;
+            if (embedded)
+                for (auto const& u : page.items)
+                    for (auto const& g : u.embedded_group_ids)
+                        pairs.push_back({u.id, g});
+            Progress p = next ? Progress{Phase::users, std::nullopt, next}
+                              : Progress{Phase::memberships, std::nullopt, std::nullopt};
+            run.svc.store.stage_users(dir_id, page.items, kept, pairs, p);
+            run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
+            run.memberships += static_cast<std::int64_t>(pairs.size());
+        });
+}
+
+// Lists the members of every staged group (or the groups of every staged user), resuming at
+// `progress`: owner set and cursor set = that owner is half done; owner set and no cursor = that
+// owner is done.
+asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Progress progress)
+{
+    run.phase = "memberships";
+    auto& api = run.svc.api;
+    auto& st = run.svc.store;
+    auto const dir_id = run.dir.id;
+    bool const per_group = strategy == MembershipSource::per_group;
+    std::optional<std::string> from = progress.owner;
+    bool inclusive = progress.owner && progress.cursor; // resume a half-listed owner
+    std::optional<std::string> cursor = progress.cursor;
+
+    for (;;) {
+        auto const owners = per_group ? st.staged_group_ids(dir_id, from, inclusive, 500)
+                                      : st.staged_user_ids(dir_id, from, inclusive, 500);
+        if (owners.empty())
+            break;
+        for (auto const& owner : owners) {
+            auto sink = [&](auto const& page, auto const& kept, auto const& next) {
+                std::vector<MembershipPair> pairs;
+                for (auto const& item : page.items)
+                    pairs.push_back(per_group ? MembershipPair{item.id, owner}
+                                              : MembershipPair{owner, item.id});
+                for (auto const& id : kept)
+                    pairs.push_back(per_group ? MembershipPair{id, owner}
+                                              : MembershipPair{owner, id});
+                st.stage_memberships(dir_id, pairs, Progress{Phase::memberships, owner, next});
+                run.memberships += static_cast<std::int64_t>(pairs.size());
+            };
+            if (per_group)
+                co_await run.walk<User>(
+                    "GET /directory_users?group=" + owner,
+                    [&api, owner, dir_id](std::optional<std::string> after) {
+                        return api.list_users(api::UserFilter::group, owner, dir_id,
+                                              std::move(after));
+                    },
+                    cursor, sink);
+            else
+                co_await run.walk<Group>(
+                    "GET /directory_groups?user=" + owner,
+                    [&api, owner](std::optional<std::string> after) {
+                        return api.list_groups(api::GroupFilter::user, owner, std::move(after));
+                    },
+                    cursor, sink);
+            cursor.reset();
+        }
+        from = owners.back();
+        inclusive = false;
+    }
+    st.set_progress(dir_id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
+}
+
+} // namespace
+
+asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectorySyncOptions options,
+                                                    Directory directory)
+{
+    Run run(svc, options, directory);
+    auto& st = svc.store;
+    auto const& id = directory.id;
+    DirectorySyncResult result;
+
+    auto const now = now_timestamp();
+    auto staging = st.load_staging(id);
+    auto const window_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(options.resume_window).count();
+    bool const strategy_fits =
+        !staging || !staging->strategy ||
+        options.membership_source == MembershipSource::automatic ||
+        staging->strategy == to_string(options.membership_source);
+    if (staging && now.micros - staging->started_at.micros <= window_us && strategy_fits) {
+        result.resumed = true;
+        svc.log.info("directory {}: resuming the full sync started at {} ({} phase)", id,
+                     staging->started_at.text, store::phase_name(staging->progress.phase));
+    } else {
+        st.begin_staging(id, now);
+        staging = st.load_staging(id);
+        svc.log.info("directory {} ({}): full sync started", id,
+                     directory.name.value_or("unnamed"));
+    }
+    Progress progress = staging->progress;
+    std::optional<MembershipSource> strategy;
+    if (staging->strategy)
+        strategy = parse_membership_source(*staging->strategy);
+    if (!strategy && options.membership_source != MembershipSource::automatic)
+        strategy = options.membership_source;
+    bool const embedded = strategy == MembershipSource::embedded;
+
+    if (progress.phase == Phase::groups) {
+        co_await stage_groups(run, progress.cursor);
+        progress = {Phase::users, std::nullopt, std::nullopt};
+    }
+    if (progress.phase == Phase::users) {
+        co_await stage_users(run, progress.cursor, embedded);
+        progress = {Phase::memberships, std::nullopt, std::nullopt};
+    }
+    if (!strategy) {
+        auto const plan = choose_membership_strategy({st.staged_user_count(id),
+                                                      st.staged_group_count(id),
+                                                      options.directory_users_per_second,
+                                                      options.global_per_second_share});
+        strategy = plan.strategy;
+        svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
+                     "estimated per_group {:.0f} s, per_user {:.0f} s)",
+                     id, to_string(plan.strategy), st.staged_user_count(id),
+                     st.staged_group_count(id), plan.per_group_seconds, plan.per_user_seconds);
+    }
+    if (progress.phase == Phase::memberships) {
+        st.set_progress(id, progress, std::string(to_string(*strategy)));
+        if (*strategy == MembershipSource::embedded)
+            st.set_progress(id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
+        else
+            co_await stage_memberships(run, *strategy, progress);
+    }
+
+    run.phase = "merge";
+    run.report_progress(true);
+    result.strategy = *strategy;
+    result.requests = run.requests;
+    result.merge = st.merge_directory(directory, {to_string(*strategy), run.requests},
+                                      now_timestamp().text);
+    auto const& m = result.merge;
+    svc.log.info("directory {}: full sync done in {:.1f} s, {} requests; users {} ({} written, "
+                 "{} deleted), groups {} ({} written, {} deleted), memberships {} ({} added, "
+                 "{} removed){}",
+                 id, std::chrono::duration<double>(Clock::now() - run.started).count(),
+                 run.requests, m.user_count, m.users.upserted, m.users.deleted, m.group_count,
+                 m.groups.upserted, m.groups.deleted, m.membership_count, m.memberships.upserted,
+                 m.memberships.deleted, run.rejected ? fmt::format("; {} records kept as stored "
+                                                                   "because they did not decode",
+                                                                   run.rejected)
+                                                     : "");
+    co_return result;
+}
+
+} // namespace dirsync::sync

@@ -1,0 +1,57 @@
+// Full sync of one directory (spec section 8.1): groups, users and memberships land page by page
+// in staging, then one transaction merges them into the live tables.
+#pragma once
+
+#include "api/api_client.hpp"
+#include "model/model.hpp"
+#include "store/mirror_store.hpp"
+#include "sync/membership_plan.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace dirsync::sync {
+
+struct DirectorySyncOptions {
+    MembershipSource membership_source = MembershipSource::automatic;
+    double directory_users_per_second = 3.5; // for the `auto` estimate
+    double global_per_second_share = 50.0;   // for the `auto` estimate
+    // A staging run younger than this is resumed from its last page; an older one starts over.
+    std::chrono::seconds resume_window{std::chrono::hours(1)};
+    // Ends a runaway listing (a cursor that keeps producing pages) with an error.
+    std::int64_t max_pages_per_listing = 100000;
+    std::chrono::seconds progress_interval{10}; // how often a long sync logs progress
+};
+
+struct DirectorySyncResult {
+    store::MergeResult merge;
+    MembershipSource strategy = MembershipSource::per_group;
+    std::uint64_t requests = 0; // pages fetched by this sync (retries not counted)
+    bool resumed = false;
+};
+
+// Services the sync works with; owned by the caller and shared by concurrent directory syncs.
+struct SyncServices {
+    api::ApiClient& api;
+    store::MirrorStore& store;
+    spdlog::logger& log;
+};
+
+// Throws ApiError / TransportError / SQLite::Exception / SyncError; the staging keeps every page
+// stored so far, and the next attempt within the resume window continues from there.
+boost::asio::awaitable<DirectorySyncResult>
+sync_directory(SyncServices services, DirectorySyncOptions options, Directory directory);
+
+class SyncError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+} // namespace dirsync::sync

@@ -1,0 +1,46 @@
+// A full sync of every directory in scope: find the directories, remove the ones gone upstream,
+// sync the others concurrently (bounded).
+#pragma once
+
+#include "sync/directory_sync.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dirsync::sync {
+
+// Which directories are mirrored: those listed in `directories`, else those of the
+// `organizations`, else every directory the API key sees.
+struct Scope {
+    std::vector<std::string> organizations;
+    std::vector<std::string> directories;
+};
+
+struct FullSyncOptions {
+    Scope scope;
+    int max_concurrent_directories = 4;
+    DirectorySyncOptions directory;
+};
+
+struct DirectoryFailure {
+    std::string directory_id;
+    std::string message;
+    bool auth = false; // the API rejected the key
+};
+
+struct FullSyncReport {
+    std::vector<std::string> synced;
+    std::vector<std::string> removed; // gone upstream or out of scope, deleted from the mirror
+    std::vector<DirectoryFailure> failures;
+    std::int64_t users = 0, groups = 0, memberships = 0; // live rows of the synced directories
+};
+
+// Throws when the directories themselves cannot be listed (bad key, unreachable API, ...). A
+// failure of one directory is recorded in its sync_state row and in the report; the others go on.
+boost::asio::awaitable<FullSyncReport> run_full_sync(SyncServices services,
+                                                     FullSyncOptions options);
+
+} // namespace dirsync::sync
