@@ -195,10 +195,11 @@ ApiClient::ApiClient(asio::any_io_executor ex, http::Transport& transport, RateL
 asio::awaitable<http::Response> ApiClient::get(Endpoint endpoint, std::string target,
                                                std::string pacing_directory)
 {
-    co_return co_await request_with_retry(
-        ex_, transport_, limiter_, options_, log_, stats_, rng_, endpoint, std::move(target),
-        std::move(pacing_directory),
-        [](http::Response const&) { return std::optional<std::string>(); });
+    // GCC 12 double-frees a lambda with captures created inside a co_await expression: name it.
+    auto accept_any = [](http::Response const&) { return std::optional<std::string>(); };
+    co_return co_await request_with_retry(ex_, transport_, limiter_, options_, log_, stats_, rng_,
+                                          endpoint, std::move(target),
+                                          std::move(pacing_directory), accept_any);
 }
 
 namespace {
@@ -212,15 +213,16 @@ asio::awaitable<T> fetch(asio::any_io_executor ex, http::Transport& transport,
                          Parser<T> parse)
 {
     std::optional<T> decoded;
+    // Named, not written inside the co_await expression: see ApiClient::get.
+    auto accept = [&decoded, parse](http::Response const& res) -> std::optional<std::string> {
+        auto d = parse(res.body);
+        if (!d)
+            return d.error().message();
+        decoded = std::move(*d);
+        return std::nullopt;
+    };
     co_await request_with_retry(ex, transport, limiter, options, log, stats, rng, endpoint,
-                                std::move(target), std::move(pacing),
-                                [&](http::Response const& res) -> std::optional<std::string> {
-                                    auto d = parse(res.body);
-                                    if (!d)
-                                        return d.error().message();
-                                    decoded = std::move(*d);
-                                    return std::nullopt;
-                                });
+                                std::move(target), std::move(pacing), accept);
     co_return std::move(*decoded);
 }
 
@@ -228,11 +230,12 @@ asio::awaitable<T> fetch(asio::any_io_executor ex, http::Transport& transport,
 
 asio::awaitable<std::optional<Directory>> ApiClient::get_directory(std::string id)
 {
+    std::string target = "/directories/" + url_encode(id);
+    std::string no_pacing;
     try {
         co_return co_await fetch<Directory>(ex_, transport_, limiter_, options_, log_, stats_,
-                                            rng_, Endpoint::get_directory,
-                                            "/directories/" + url_encode(id), "",
-                                            &decode::parse_directory);
+                                            rng_, Endpoint::get_directory, std::move(target),
+                                            std::move(no_pacing), &decode::parse_directory);
     } catch (ApiError const& e) {
         if (e.status() != 404)
             throw;
@@ -246,9 +249,10 @@ asio::awaitable<Page<Directory>> ApiClient::list_directories(
     auto target = organization_id ? list_target("/directories", "organization_id",
                                                 *organization_id, after)
                                   : list_target("/directories", "", "", after);
+    std::string no_pacing;
     co_return co_await fetch<Page<Directory>>(ex_, transport_, limiter_, options_, log_, stats_,
                                               rng_, Endpoint::list_directories, std::move(target),
-                                              "", &decode::parse_directory_page);
+                                              std::move(no_pacing), &decode::parse_directory_page);
 }
 
 asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string filter_id,
@@ -269,9 +273,10 @@ asio::awaitable<Page<Group>> ApiClient::list_groups(GroupFilter filter, std::str
     auto target = list_target("/directory_groups",
                               filter == GroupFilter::directory ? "directory" : "user", filter_id,
                               after);
+    std::string no_pacing;
     co_return co_await fetch<Page<Group>>(ex_, transport_, limiter_, options_, log_, stats_, rng_,
-                                          Endpoint::list_groups, std::move(target), "",
-                                          &decode::parse_group_page);
+                                          Endpoint::list_groups, std::move(target),
+                                          std::move(no_pacing), &decode::parse_group_page);
 }
 
 } // namespace dirsync::api

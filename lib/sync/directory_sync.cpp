@@ -109,22 +109,26 @@ public:
     std::int64_t groups = 0, users = 0, memberships = 0, rejected = 0;
 };
 
+// Note on the shape of the walks below: GCC 12 double-frees a lambda with captures (or the
+// std::function made from it) when it is created inside a co_await expression, so every callable
+// and string handed to Run::walk is a named local first.
+
 asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
 {
     run.phase = "groups";
     auto& api = run.svc.api;
     auto const dir_id = run.dir.id;
-    co_await run.walk<Group>(
-        "GET /directory_groups?directory=" + dir_id,
-        [&api, dir_id](std::optional<std::string> after) {
-            return api.list_groups(api::GroupFilter::directory, dir_id, std::move(after));
-        },
-        std::move(cursor), [&](Page<Group> const& page, auto const& kept, auto const& next) {
-            Progress p = next ? Progress{Phase::groups, std::nullopt, next}
-                              : Progress{Phase::users, std::nullopt, std::nullopt};
-            run.svc.store.stage_groups(dir_id, page.items, kept, p);
-            run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
-        });
+    std::string what = "GET /directory_groups?directory=" + dir_id;
+    PageFetch<Group> fetch = [&api, dir_id](std::optional<std::string> after) {
+        return api.list_groups(api::GroupFilter::directory, dir_id, std::move(after));
+    };
+    auto sink = [&run, &dir_id](Page<Group> const& page, auto const& kept, auto const& next) {
+        Progress p = next ? Progress{Phase::groups, std::nullopt, next}
+                          : Progress{Phase::users, std::nullopt, std::nullopt};
+        run.svc.store.stage_groups(dir_id, page.items, kept, p);
+        run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
+    };
+    co_await run.walk<Group>(std::move(what), std::move(fetch), std::move(cursor), sink);
 }
 
 asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, bool embedded)
@@ -132,23 +136,24 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, b
     run.phase = "users";
     auto& api = run.svc.api;
     auto const dir_id = run.dir.id;
-    co_await run.walk<User>(
-        "GET /directory_users?directory=" + dir_id,
-        [&api, dir_id](std::optional<std::string> after) {
-            return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
-        },
-        std::move(cursor), [&](Page<User> const& page, auto const& kept, auto const& next) {
-            std::vector<MembershipPair> pairs;
-            if (embedded)
-                for (auto const& u : page.items)
-                    for (auto const& g : u.embedded_group_ids)
-                        pairs.push_back({u.id, g});
-            Progress p = next ? Progress{Phase::users, std::nullopt, next}
-                              : Progress{Phase::memberships, std::nullopt, std::nullopt};
-            run.svc.store.stage_users(dir_id, page.items, kept, pairs, p);
-            run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
-            run.memberships += static_cast<std::int64_t>(pairs.size());
-        });
+    std::string what = "GET /directory_users?directory=" + dir_id;
+    PageFetch<User> fetch = [&api, dir_id](std::optional<std::string> after) {
+        return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
+    };
+    auto sink = [&run, &dir_id, embedded](Page<User> const& page, auto const& kept,
+                                          auto const& next) {
+        std::vector<MembershipPair> pairs;
+        if (embedded)
+            for (auto const& u : page.items)
+                for (auto const& g : u.embedded_group_ids)
+                    pairs.push_back({u.id, g});
+        Progress p = next ? Progress{Phase::users, std::nullopt, next}
+                          : Progress{Phase::memberships, std::nullopt, std::nullopt};
+        run.svc.store.stage_users(dir_id, page.items, kept, pairs, p);
+        run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
+        run.memberships += static_cast<std::int64_t>(pairs.size());
+    };
+    co_await run.walk<User>(std::move(what), std::move(fetch), std::move(cursor), sink);
 }
 
 // Lists the members of every staged group (or the groups of every staged user), resuming at
@@ -171,7 +176,8 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
         if (owners.empty())
             break;
         for (auto const& owner : owners) {
-            auto sink = [&](auto const& page, auto const& kept, auto const& next) {
+            auto sink = [&run, &st, &dir_id, &owner, per_group](auto const& page, auto const& kept,
+                                                               auto const& next) {
                 std::vector<MembershipPair> pairs;
                 for (auto const& item : page.items)
                     pairs.push_back(per_group ? MembershipPair{item.id, owner}
@@ -182,21 +188,19 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
                 st.stage_memberships(dir_id, pairs, Progress{Phase::memberships, owner, next});
                 run.memberships += static_cast<std::int64_t>(pairs.size());
             };
-            if (per_group)
-                co_await run.walk<User>(
-                    "GET /directory_users?group=" + owner,
-                    [&api, owner, dir_id](std::optional<std::string> after) {
-                        return api.list_users(api::UserFilter::group, owner, dir_id,
-                                              std::move(after));
-                    },
-                    cursor, sink);
-            else
-                co_await run.walk<Group>(
-                    "GET /directory_groups?user=" + owner,
-                    [&api, owner](std::optional<std::string> after) {
-                        return api.list_groups(api::GroupFilter::user, owner, std::move(after));
-                    },
-                    cursor, sink);
+            if (per_group) {
+                std::string what = "GET /directory_users?group=" + owner;
+                PageFetch<User> fetch = [&api, owner, dir_id](std::optional<std::string> after) {
+                    return api.list_users(api::UserFilter::group, owner, dir_id, std::move(after));
+                };
+                co_await run.walk<User>(std::move(what), std::move(fetch), cursor, sink);
+            } else {
+                std::string what = "GET /directory_groups?user=" + owner;
+                PageFetch<Group> fetch = [&api, owner](std::optional<std::string> after) {
+                    return api.list_groups(api::GroupFilter::user, owner, std::move(after));
+                };
+                co_await run.walk<Group>(std::move(what), std::move(fetch), cursor, sink);
+            }
             cursor.reset();
         }
         from = owners.back();

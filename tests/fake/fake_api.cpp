@@ -1,0 +1,364 @@
+#include "fake_api.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <variant>
+
+namespace fake {
+namespace json = boost::json;
+
+std::uint64_t FakeStats::total() const
+{
+    std::uint64_t n = 0;
+    for (auto const& [route, count] : requests)
+        n += count;
+    return n;
+}
+
+namespace {
+
+std::string percent_decode(std::string_view s)
+{
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out.push_back(' ');
+        } else if (s[i] == '%' && i + 2 < s.size()) {
+            int v = 0;
+            auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+            if (ec == std::errc{} && p == s.data() + i + 3) {
+                out.push_back(static_cast<char>(v));
+                i += 2;
+            } else {
+                out.push_back(s[i]);
+            }
+        } else {
+            out.push_back(s[i]);
+        }
+    }
+    return out;
+}
+
+std::multimap<std::string, std::string> parse_query(std::string_view q)
+{
+    std::multimap<std::string, std::string> out;
+    while (!q.empty()) {
+        auto const amp = q.find('&');
+        auto part = q.substr(0, amp);
+        q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+        if (part.empty())
+            continue;
+        auto const eq = part.find('=');
+        out.emplace(percent_decode(part.substr(0, eq)),
+                    eq == std::string_view::npos ? "" : percent_decode(part.substr(eq + 1)));
+    }
+    return out;
+}
+
+std::optional<std::string> param(std::multimap<std::string, std::string> const& q,
+                                 std::string const& key)
+{
+    auto it = q.find(key);
+    if (it == q.end() || it->second.empty())
+        return std::nullopt;
+    return it->second;
+}
+
+FakeResponse json_response(unsigned status, json::value const& body)
+{
+    FakeResponse r;
+    r.status = status;
+    r.body = json::serialize(body);
+    return r;
+}
+
+FakeResponse validation_error(std::vector<std::pair<std::string, std::string>> const& errors)
+{
+    json::array arr;
+    for (auto const& [field, code] : errors)
+        arr.push_back({{"field", field}, {"code", code}});
+    return json_response(422, {{"message", "Validation failed"}, {"errors", std::move(arr)}});
+}
+
+FakeResponse not_found(std::string const& what, std::string const& id)
+{
+    return json_response(404, {{"message", what + " not found: '" + id + "'."},
+                               {"code", "entity_not_found"},
+                               {"entity_id", id}});
+}
+
+struct PageSlice {
+    std::vector<std::string const*> ids;
+    json::value before = nullptr;
+    json::value after = nullptr;
+};
+
+// Keyset pagination over ids sorted ascending (spec section 3.5).
+std::variant<PageSlice, FakeResponse> paginate(std::vector<std::string const*> list,
+                                               std::multimap<std::string, std::string> const& q,
+                                               std::string const& prefix)
+{
+    int limit = 10;
+    if (auto l = param(q, "limit")) {
+        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+        if (ec != std::errc{} || p != l->data() + l->size() || limit < 1 || limit > 100)
+            return validation_error({{"limit", "Limit must be a number between 1 and 100."}});
+    }
+    std::string const order = param(q, "order").value_or("desc");
+    if (order != "asc" && order != "desc" && order != "normal")
+        return validation_error({{"order", "Order must be asc, desc or normal."}});
+    auto after = param(q, "after");
+    auto before = param(q, "before");
+    if (after && before)
+        return validation_error({{"after", "Provide either after or before."}});
+    for (auto const* c : {&after, &before})
+        if (*c && !is_well_formed_id(**c, prefix))
+            return validation_error({{c == &after ? "after" : "before", "invalid_cursor"}});
+
+    bool const ascending = order == "asc";
+    if (!ascending)
+        std::reverse(list.begin(), list.end());
+    if (order == "normal") // legacy: cursor directions swapped
+        std::swap(after, before);
+    // "x sorts strictly after c" in the chosen order
+    auto const sorts_after = [ascending](std::string const& x, std::string const& c) {
+        return ascending ? x > c : x < c;
+    };
+
+    std::size_t lo = 0, hi = 0;
+    std::size_t const n = list.size();
+    auto const lim = static_cast<std::size_t>(limit);
+    if (after) {
+        lo = static_cast<std::size_t>(
+            std::find_if(list.begin(), list.end(),
+                         [&](auto const* x) { return sorts_after(*x, *after); }) -
+            list.begin());
+        hi = std::min(n, lo + lim);
+    } else if (before) {
+        hi = static_cast<std::size_t>(
+            std::find_if(list.begin(), list.end(),
+                         [&](auto const* x) { return !sorts_after(*before, *x); }) -
+            list.begin());
+        lo = hi > lim ? hi - lim : 0;
+    } else {
+        hi = std::min(n, lim);
+    }
+    PageSlice slice;
+    slice.ids.assign(list.begin() + static_cast<std::ptrdiff_t>(lo),
+                     list.begin() + static_cast<std::ptrdiff_t>(hi));
+    if (!slice.ids.empty()) {
+        if (order == "normal") {
+            if (hi < n)
+                slice.before = *slice.ids.back(); // toward older items
+            if (lo > 0)
+                slice.after = *slice.ids.front();
+        } else {
+            if (hi < n)
+                slice.after = *slice.ids.back();
+            if (lo > 0)
+                slice.before = *slice.ids.front();
+        }
+    }
+    return slice;
+}
+
+std::vector<std::string const*> pointers(std::set<std::string> const& s)
+{
+    std::vector<std::string const*> out;
+    out.reserve(s.size());
+    for (auto const& x : s)
+        out.push_back(&x);
+    return out;
+}
+
+json::object list_body(json::array data, PageSlice const& slice)
+{
+    return {{"object", "list"},
+            {"data", std::move(data)},
+            {"list_metadata", {{"before", slice.before}, {"after", slice.after}}}};
+}
+
+} // namespace
+
+FakeApi::FakeApi(Dataset dataset, FakeOptions options)
+    : dataset_(std::move(dataset))
+    , options_(std::move(options))
+{
+}
+
+bool FakeApi::take(Bucket& b, double rate, double burst, FakeResponse& out)
+{
+    auto const now = std::chrono::steady_clock::now();
+    if (now < b.retry_not_before)
+        ++stats_.early_retries;
+    if (!b.started) {
+        b.tokens = burst;
+        b.started = true;
+    } else {
+        std::chrono::duration<double> const dt = now - b.last;
+        b.tokens = std::min(burst, b.tokens + dt.count() * rate);
+    }
+    b.last = now;
+    if (b.tokens >= 1.0) {
+        b.tokens -= 1.0;
+        return true;
+    }
+    ++stats_.throttled;
+    out.status = 429;
+    out.body = options_.ratelimit_bare_string_body
+                   ? "\"Ratelimited\""
+                   : R"({"message":"Too many requests.","code":"rate_limit_exceeded"})";
+    if (!options_.omit_retry_after) {
+        out.headers.emplace_back("Retry-After", "1");
+        b.retry_not_before = now + std::chrono::seconds(1);
+    }
+    return false;
+}
+
+FakeResponse FakeApi::handle(FakeRequest const& request)
+{
+    auto const qpos = request.target.find('?');
+    std::string const path = request.target.substr(0, qpos);
+    auto const query = parse_query(qpos == std::string::npos
+                                       ? std::string_view{}
+                                       : std::string_view(request.target).substr(qpos + 1));
+    FakeResponse res = route(request, path, query);
+    res.headers.emplace_back("X-Request-ID", "req_" + std::to_string(++request_counter_));
+    return res;
+}
+
+FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
+                            std::multimap<std::string, std::string> const& q)
+{
+    // Route name for the statistics: ids collapse to {id}.
+    std::string route = req.method + " " + path;
+    std::string id;
+    for (char const* prefix : {"/directories/", "/directory_users/", "/directory_groups/"}) {
+        std::string_view p(prefix);
+        if (path.size() > p.size() && path.compare(0, p.size(), p) == 0) {
+            id = path.substr(p.size());
+            route = req.method + " " + std::string(p) + "{id}";
+        }
+    }
+    ++stats_.requests[route];
+
+    auto auth = req.headers.find("authorization");
+    if (auth == req.headers.end() || auth->second != "Bearer " + options_.api_key)
+        return json_response(401, {{"message", "Unauthorized"}});
+
+    FakeResponse limited;
+    if (options_.rate_limit &&
+        !take(global_, options_.global_per_second, options_.global_burst, limited))
+        return limited;
+
+    auto& ds = dataset_;
+    if (req.method == "GET" && path == "/directories") {
+        auto const org = param(q, "organization_id");
+        auto const search = param(q, "search");
+        auto const domain = param(q, "domain");
+        std::vector<std::string const*> ids;
+        for (auto const& [did, d] : ds.directories())
+            if ((!org || d.organization_id == *org) &&
+                (!search || d.name.find(*search) != std::string::npos) &&
+                (!domain || d.domain == *domain))
+                ids.push_back(&did);
+        auto page = paginate(std::move(ids), q, "directory_");
+        if (auto* err = std::get_if<FakeResponse>(&page))
+            return *err;
+        auto const& slice = std::get<PageSlice>(page);
+        json::array data;
+        for (auto const* i : slice.ids)
+            data.push_back(ds.directory_json(ds.directories().at(*i)));
+        return json_response(200, list_body(std::move(data), slice));
+    }
+    if (path.rfind("/directories/", 0) == 0 && !id.empty()) {
+        auto it = ds.directories().find(id);
+        if (it == ds.directories().end())
+            return not_found("Directory", id);
+        if (req.method == "DELETE") {
+            ds.delete_directory(id);
+            FakeResponse r;
+            r.status = 202;
+            r.content_type = "text/plain";
+            r.body = "Accepted";
+            return r;
+        }
+        if (req.method == "GET")
+            return json_response(200, ds.directory_json(it->second));
+    }
+    if (req.method == "GET" && path == "/directory_users") {
+        auto const dir = param(q, "directory");
+        auto const group = param(q, "group");
+        if (!dir == !group)
+            return validation_error({{"directory", "Provide either directory or group."},
+                                     {"group", "Provide either directory or group."}});
+        auto const idp = param(q, "idp_id");
+        auto const email = param(q, "email");
+        if (!dir && (idp || email))
+            return validation_error({{idp ? "idp_id" : "email",
+                                      "Filter only allowed together with directory."}});
+        std::string pacing_dir = dir.value_or("");
+        std::set<std::string> const* ids = nullptr;
+        if (dir) {
+            ids = &ds.users_of_directory(*dir);
+        } else {
+            auto g = ds.groups().find(*group);
+            if (g != ds.groups().end())
+                pacing_dir = g->second.directory_id;
+            ids = &ds.members_of_group(*group);
+        }
+        if (options_.rate_limit && !pacing_dir.empty() &&
+            !take(per_directory_[pacing_dir], options_.directory_users_per_second,
+                  options_.directory_users_burst, limited))
+            return limited;
+        std::vector<std::string const*> list;
+        for (auto const& uid : *ids) {
+            auto const& u = ds.users().at(uid);
+            if ((!idp || u.idp_id == *idp) && (!email || u.email == *email))
+                list.push_back(&uid);
+        }
+        auto page = paginate(std::move(list), q, "directory_user_");
+        if (auto* err = std::get_if<FakeResponse>(&page))
+            return *err;
+        auto const& slice = std::get<PageSlice>(page);
+        json::array data;
+        // Embedded groups are empty on ?group= lists, and always in new environments.
+        bool const embed = !options_.empty_embedded_groups && !group;
+        for (auto const* i : slice.ids)
+            data.push_back(ds.user_json(ds.users().at(*i), embed));
+        return json_response(200, list_body(std::move(data), slice));
+    }
+    if (req.method == "GET" && path.rfind("/directory_users/", 0) == 0 && !id.empty()) {
+        auto it = ds.users().find(id);
+        if (it == ds.users().end())
+            return not_found("Directory user", id);
+        return json_response(200, ds.user_json(it->second, !options_.empty_embedded_groups));
+    }
+    if (req.method == "GET" && path == "/directory_groups") {
+        auto const dir = param(q, "directory");
+        auto const user = param(q, "user");
+        if (!dir == !user)
+            return validation_error({{"directory", "Provide either directory or user."},
+                                     {"user", "Provide either directory or user."}});
+        auto const& ids = dir ? ds.groups_of_directory(*dir) : ds.groups_of_user(*user);
+        auto page = paginate(pointers(ids), q, "directory_group_");
+        if (auto* err = std::get_if<FakeResponse>(&page))
+            return *err;
+        auto const& slice = std::get<PageSlice>(page);
+        json::array data;
+        for (auto const* i : slice.ids)
+            data.push_back(ds.group_json(ds.groups().at(*i)));
+        return json_response(200, list_body(std::move(data), slice));
+    }
+    if (req.method == "GET" && path.rfind("/directory_groups/", 0) == 0 && !id.empty()) {
+        auto it = ds.groups().find(id);
+        if (it == ds.groups().end())
+            return not_found("Directory group", id);
+        return json_response(200, ds.group_json(it->second));
+    }
+    return json_response(404, {{"message", "Not Found"}});
+}
+
+} // namespace fake

@@ -1,0 +1,135 @@
+#include "fake_workos.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <thread>
+
+namespace fake {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+struct FakeWorkos::Server {
+    FakeWorkos& owner;
+    asio::io_context ioc{1};
+    std::optional<asio::ssl::context> tls;
+    tcp::acceptor acceptor{ioc};
+    std::thread thread;
+
+    Server(FakeWorkos& o, std::optional<TlsFiles> const& files, unsigned short port)
+        : owner(o)
+    {
+        if (files) {
+            tls.emplace(asio::ssl::context::tls_server);
+            tls->use_certificate_chain_file(files->certificate_chain);
+            tls->use_private_key_file(files->private_key, asio::ssl::context::pem);
+        }
+        tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+        acceptor.open(ep.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor.bind(ep);
+        acceptor.listen();
+        asio::co_spawn(ioc, accept_loop(), asio::detached);
+        thread = std::thread([this] { ioc.run(); });
+    }
+
+    ~Server()
+    {
+        ioc.stop();
+        if (thread.joinable())
+            thread.join();
+    }
+
+    asio::awaitable<void> accept_loop()
+    {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (ec)
+                co_return;
+            asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> session(tcp::socket socket)
+    {
+        beast::tcp_stream plain(std::move(socket));
+        if (!tls) {
+            co_await serve(plain);
+            co_return;
+        }
+        beast::ssl_stream<beast::tcp_stream> stream(std::move(plain), *tls);
+        stream.next_layer().expires_after(std::chrono::seconds(10));
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                    asio::as_tuple(asio::use_awaitable));
+        if (ec)
+            co_return; // a client that refused our certificate: nothing to serve
+        stream.next_layer().expires_never();
+        co_await serve(stream);
+    }
+
+    template <class Stream>
+    asio::awaitable<void> serve(Stream& stream)
+    {
+        beast::flat_buffer buffer;
+        for (;;) {
+            http::request<http::string_body> req;
+            auto [ec, n] =
+                co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
+            if (ec)
+                co_return;
+            FakeRequest freq;
+            freq.method = std::string(req.method_string());
+            freq.target = std::string(req.target());
+            for (auto const& field : req) {
+                std::string name(field.name_string());
+                for (auto& c : name)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                freq.headers[name] = std::string(field.value());
+            }
+            FakeResponse fres = owner.with([&](FakeApi& api) { return api.handle(freq); });
+
+            http::response<http::string_body> res{static_cast<http::status>(fres.status),
+                                                  req.version()};
+            res.set(http::field::server, "fake-workos");
+            res.set(http::field::content_type, fres.content_type);
+            for (auto const& [name, value] : fres.headers)
+                res.set(name, value);
+            res.body() = std::move(fres.body);
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            auto [wec, wn] =
+                co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            if (wec || !res.keep_alive())
+                co_return;
+        }
+    }
+};
+
+FakeWorkos::FakeWorkos(Dataset dataset, FakeOptions options, std::optional<TlsFiles> tls,
+                       unsigned short port)
+    : api_(std::move(dataset), std::move(options))
+    , server_(std::make_unique<Server>(*this, tls, port))
+{
+}
+
+FakeWorkos::~FakeWorkos() { server_.reset(); }
+
+unsigned short FakeWorkos::port() const { return server_->acceptor.local_endpoint().port(); }
+
+std::string FakeWorkos::url() const
+{
+    return server_->tls ? "https://localhost:" + std::to_string(port())
+                        : "http://127.0.0.1:" + std::to_string(port());
+}
+
+} // namespace fake

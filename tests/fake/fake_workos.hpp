@@ -1,0 +1,46 @@
+// The fake WorkOS server: FakeApi behind a Beast HTTP/HTTPS listener on 127.0.0.1, on its own
+// thread. Tests change its data and switches through with(), under its lock.
+#pragma once
+
+#include "fake_api.hpp"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace fake {
+
+struct TlsFiles {
+    std::string certificate_chain; // PEM
+    std::string private_key;       // PEM
+};
+
+class FakeWorkos {
+public:
+    // Starts listening on 127.0.0.1 at `port` (0: any free port); HTTPS when `tls` is set.
+    FakeWorkos(Dataset dataset, FakeOptions options, std::optional<TlsFiles> tls,
+               unsigned short port = 0);
+    ~FakeWorkos();
+    FakeWorkos(FakeWorkos const&) = delete;
+    FakeWorkos& operator=(FakeWorkos const&) = delete;
+
+    unsigned short port() const;
+    // "https://localhost:PORT" (or http://127.0.0.1:PORT without TLS).
+    std::string url() const;
+
+    template <class F>
+    auto with(F&& f)
+    {
+        std::lock_guard lock(mutex_);
+        return f(api_);
+    }
+
+private:
+    struct Server;
+    std::mutex mutex_;
+    FakeApi api_;
+    std::unique_ptr<Server> server_;
+};
+
+} // namespace fake
