@@ -1,0 +1,45 @@
+#include "settings/command_line.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace dirsync::settings;
+
+namespace {
+CommandLine ok(std::vector<std::string> args)
+{
+    auto r = parse_command_line(args);
+    if (auto const* e = std::get_if<std::string>(&r))
+        ADD_FAILURE() << *e;
+    return std::get<CommandLine>(r);
+}
+std::string error(std::vector<std::string> args)
+{
+    auto r = parse_command_line(args);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : "";
+}
+} // namespace
+
+TEST(CommandLine, EveryOptionOfTheContract)
+{
+    auto cl = ok({"--config", "c.toml", "--db", "m.db", "--api-url", "https://x", "--ca-file",
+                  "ca.pem", "--log-level", "debug", "--once"});
+    EXPECT_EQ(cl.config, "c.toml");
+    EXPECT_EQ(cl.db, "m.db");
+    EXPECT_EQ(cl.api_url, "https://x");
+    EXPECT_EQ(cl.ca_file, "ca.pem");
+    EXPECT_EQ(cl.log_level, "debug");
+    EXPECT_TRUE(cl.once);
+    EXPECT_TRUE(ok({"--version"}).version);
+    EXPECT_TRUE(ok({"--help"}).help);
+    EXPECT_EQ(ok({"--db=x.db"}).db, "x.db");
+}
+
+TEST(CommandLine, ErrorsNameTheArgument)
+{
+    EXPECT_EQ(error({"--bogus"}), "unknown argument '--bogus'");
+    EXPECT_EQ(error({"--db"}), "--db needs a value");
+    EXPECT_EQ(error({"--once=yes"}), "--once takes no value");
+    EXPECT_NE(error({"--api-key", "sk_x"}).find("not taken on the command line"),
+              std::string::npos);
+    EXPECT_EQ(error({"stray"}), "unknown argument 'stray'");
+}

@@ -1,0 +1,196 @@
+#include "sync/directory_sync.hpp"
+
+#include "store/database.hpp"
+#include "support/fake_transport.hpp"
+#include "support/mirror_compare.hpp"
+#include "support/run.hpp"
+#include "sync/full_sync.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace dirsync;
+using namespace dirsync::sync;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Lets `budget` requests through to the fake, then fails every request with a reset.
+class FailingAfter : public http::Transport {
+public:
+    FailingAfter(http::Transport& inner, int budget)
+        : inner_(inner)
+        , budget_(budget)
+    {
+    }
+    boost::asio::awaitable<http::Response> get(http::Request request) override
+    {
+        if (budget_-- <= 0)
+            throw boost::system::system_error(boost::asio::error::connection_reset);
+        co_return co_await inner_.get(std::move(request));
+    }
+    int budget_left() const { return budget_; }
+
+private:
+    http::Transport& inner_;
+    int budget_;
+};
+
+fake::FakeOptions unlimited()
+{
+    fake::FakeOptions o;
+    o.rate_limit = false;
+    return o;
+}
+
+class DirectorySyncTest : public ::testing::Test {
+protected:
+    boost::asio::io_context ioc;
+    fake::FakeApi fake{fake::Dataset::generate({11, 3, 150, 12, 3}), unlimited()};
+    test::FakeApiTransport fake_transport{fake};
+    api::RateLimiter limiter{ioc.get_executor(), api::RateLimits{10000, 10000, 10000, 10000}};
+    test::CapturedLog log;
+    std::unique_ptr<SQLite::Database> db = store::open_database(":memory:");
+    std::unique_ptr<store::MirrorStore> store_ = std::make_unique<store::MirrorStore>(*db);
+    store::MirrorStore& store() { return *store_; }
+
+    // Starts over with an empty mirror (the store's statements go before their database).
+    void fresh_mirror()
+    {
+        store_.reset();
+        db = store::open_database(":memory:");
+        store_ = std::make_unique<store::MirrorStore>(*db);
+    }
+
+    FullSyncReport full_sync(http::Transport& transport, MembershipSource source)
+    {
+        api::ApiClient api(ioc.get_executor(), transport, limiter,
+                           {fake.options().api_key, "test", {2, 1ms, 1ms, 1ms}}, *log.logger);
+        FullSyncOptions options;
+        options.max_concurrent_directories = 2;
+        options.directory.membership_source = source;
+        return test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+    }
+};
+
+} // namespace
+
+TEST_F(DirectorySyncTest, EveryStrategyMirrorsTheDatasetExactly)
+{
+    for (auto source : {MembershipSource::per_group, MembershipSource::per_user,
+                        MembershipSource::embedded, MembershipSource::automatic}) {
+        fresh_mirror();
+        api::ApiClient api(ioc.get_executor(), fake_transport, limiter,
+                           {fake.options().api_key, "test", {}}, *log.logger);
+        FullSyncOptions options;
+        options.directory.membership_source = source;
+        auto report = test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+        EXPECT_EQ(report.synced.size(), 3u);
+        EXPECT_TRUE(report.failures.empty());
+        EXPECT_EQ(test::mirror_differences(*db, fake.dataset()), std::vector<std::string>{})
+            << to_string(source);
+    }
+    EXPECT_NE(log.text().find("membership_source auto chose"), std::string::npos);
+}
+
+TEST_F(DirectorySyncTest, SecondSyncAfterUpstreamChangesConverges)
+{
+    full_sync(fake_transport, MembershipSource::per_group);
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    auto const some_user = *ds.users_of_directory(dir).begin();
+    auto const some_group = *ds.groups_of_directory(dir).begin();
+    ds.update_user(some_user, "Renamed", std::string("inactive"));
+    ds.delete_group(some_group);
+    auto const added = ds.add_user(dir, "New", "Person");
+    ds.add_member(added, *ds.groups_of_directory(dir).begin());
+    ds.delete_directory(std::prev(ds.directories().end())->first);
+
+    auto report = full_sync(fake_transport, MembershipSource::per_group);
+    EXPECT_EQ(report.removed.size(), 1u);
+    EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+    EXPECT_EQ(test::dangling_memberships(*db), 0);
+}
+
+TEST_F(DirectorySyncTest, InterruptedSyncResumesFromTheLastStoredPage)
+{
+    // Count what an uninterrupted sync costs.
+    fake.reset_stats();
+    full_sync(fake_transport, MembershipSource::per_user);
+    auto const full_cost = fake.stats().total();
+    fresh_mirror();
+
+    FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
+    auto failed = full_sync(flaky, MembershipSource::per_user);
+    EXPECT_FALSE(failed.failures.empty());
+    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM users").getInt(), 0 + static_cast<int>(
+        db->execAndGet("SELECT COALESCE(SUM(user_count), 0) FROM sync_state").getInt()));
+    EXPECT_GT(db->execAndGet("SELECT COUNT(*) FROM staging_runs").getInt(), 0);
+    EXPECT_NE(db->execAndGet("SELECT last_error FROM sync_state WHERE last_error IS NOT NULL "
+                             "LIMIT 1")
+                  .getString()
+                  .find("reset by peer"),
+              std::string::npos);
+
+    fake.reset_stats();
+    auto resumed = full_sync(fake_transport, MembershipSource::per_user);
+    EXPECT_TRUE(resumed.failures.empty());
+    EXPECT_NE(log.text().find("resuming the full sync"), std::string::npos);
+    EXPECT_LT(fake.stats().total(), full_cost) << "a resumed sync must not start over";
+    EXPECT_EQ(test::mirror_differences(*db, fake.dataset()), std::vector<std::string>{});
+}
+
+TEST_F(DirectorySyncTest, ACursorThatDoesNotAdvanceStopsTheListing)
+{
+    test::ScriptedTransport scripted;
+    scripted.respond(200, R"({"data":[{"object":"directory","id":"directory_1","state":"linked",
+        "created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],
+        "list_metadata":{"after":null}})");
+    scripted.respond(200, R"({"data":[],"list_metadata":{"after":null}})"); // groups
+    auto const stuck = R"({"data":[{"id":"directory_user_1","directory_id":"directory_1",
+        "state":"active","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],
+        "list_metadata":{"after":"directory_user_1"}})";
+    scripted.respond(200, stuck);
+    scripted.respond(200, stuck);
+    auto report = full_sync(scripted, MembershipSource::per_group);
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_NE(report.failures[0].message.find("cursor did not advance"), std::string::npos);
+    EXPECT_EQ(scripted.requests.size(), 4u);
+    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM users").getInt(), 0);
+}
+
+TEST_F(DirectorySyncTest, ARecordWithoutAnIdFailsTheDirectoryAndDeletesNothing)
+{
+    full_sync(fake_transport, MembershipSource::per_group);
+    auto const users_before = db->execAndGet("SELECT COUNT(*) FROM users").getInt();
+    test::ScriptedTransport scripted;
+    scripted.respond(200, R"({"data":[{"object":"directory","id":"directory_1","state":"linked",
+        "created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}],
+        "list_metadata":{"after":null}})");
+    scripted.respond(200, R"({"data":[{"name":"no id"}],"list_metadata":{"after":null}})");
+    auto report = full_sync(scripted, MembershipSource::per_group);
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_NE(report.failures[0].message.find("no usable id"), std::string::npos);
+    // the three fake directories left the scope and were removed; directory_1 got nothing
+    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM users WHERE directory_id = 'directory_1'")
+                  .getInt(),
+              0);
+    EXPECT_GT(users_before, 0);
+}
+
+TEST_F(DirectorySyncTest, PageCapEndsARunawayListing)
+{
+    api::ApiClient api(ioc.get_executor(), fake_transport, limiter,
+                       {fake.options().api_key, "test", {}}, *log.logger);
+    FullSyncOptions options;
+    options.directory.max_pages_per_listing = 1;
+    options.directory.membership_source = MembershipSource::per_group;
+    // 50 users per directory in pages of 100 fit; force more pages with a bigger directory
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    for (int i = 0; i < 120; ++i)
+        ds.add_user(dir, "Bulk", std::to_string(i));
+    auto report = test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_EQ(report.failures[0].directory_id, dir);
+    EXPECT_NE(report.failures[0].message.find("max_pages_per_listing"), std::string::npos);
+}

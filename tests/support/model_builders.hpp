@@ -1,0 +1,60 @@
+// Small builders of model objects for store and sync tests.
+#pragma once
+
+#include "decode/timestamp.hpp"
+#include "model/model.hpp"
+
+#include <fmt/format.h>
+
+namespace test {
+
+inline dirsync::Timestamp at(int second)
+{
+    auto text = fmt::format("2026-01-01T00:00:{:02}.000Z", second);
+    return {text, *dirsync::decode::parse_timestamp(text)};
+}
+
+inline dirsync::Directory directory(std::string id, std::string name = "Acme", int version = 0)
+{
+    dirsync::Directory d;
+    d.id = std::move(id);
+    d.organization_id = "org_1";
+    d.name = name;
+    d.type = "okta scim v2.0";
+    d.state = "linked";
+    d.created_at = at(0);
+    d.updated_at = at(version);
+    d.raw_json = fmt::format(R"({{"id":"{}","name":"{}","v":{}}})", d.id, name, version);
+    return d;
+}
+
+inline dirsync::User user(std::string id, std::string dir, std::string first = "Ana",
+                          int version = 1)
+{
+    dirsync::User u;
+    u.id = std::move(id);
+    u.directory_id = std::move(dir);
+    u.organization_id = "org_1";
+    u.email = first + "@example.com";
+    u.first_name = first;
+    u.state = "active";
+    u.created_at = at(0);
+    u.updated_at = at(version);
+    u.raw_json = fmt::format(R"({{"id":"{}","first_name":"{}","v":{}}})", u.id, first, version);
+    return u;
+}
+
+inline dirsync::Group group(std::string id, std::string dir, std::string name = "SRE",
+                            int version = 1)
+{
+    dirsync::Group g;
+    g.id = std::move(id);
+    g.directory_id = std::move(dir);
+    g.name = name;
+    g.created_at = at(0);
+    g.updated_at = at(version);
+    g.raw_json = fmt::format(R"({{"id":"{}","name":"{}","v":{}}})", g.id, name, version);
+    return g;
+}
+
+} // namespace test
