@@ -104,29 +104,42 @@ std::string request_id_note(std::string const& id)
 
 // Runs the request loop shared by every call: pacing, transport, status check, decoding
 // (`accept` returns an error text when the body is not what the endpoint returns), retries.
+} // namespace
+
+asio::awaitable<void> ApiClient::wait_for_hold()
+{
+    // A 429's Retry-After holds every request of the client, not only the refused one: the
+    // limits are per key, and another directory's request sent before the time is up would only
+    // earn another 429.
+    while (std::chrono::steady_clock::now() < hold_until_) {
+        asio::steady_timer timer(ex_, hold_until_);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+// The request loop shared by every call: pacing, transport, status check, decoding (`accept`
+// returns an error text when the body is not what the endpoint returns), retries.
 template <class Accept>
-asio::awaitable<http::Response>
-request_with_retry(asio::any_io_executor ex, http::Transport& transport, RateLimiter& limiter,
-                   ApiClientOptions const& options, spdlog::logger& log, RequestStats& stats,
-                   std::mt19937_64& rng, Endpoint endpoint, std::string target,
-                   std::string pacing_directory, Accept accept)
+asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::string target,
+                                                   std::string pacing_directory, Accept accept)
 {
     auto const index = static_cast<std::size_t>(endpoint);
     http::Request request{target,
-                          {{"Authorization", "Bearer " + options.api_key},
+                          {{"Authorization", "Bearer " + options_.api_key},
                            {"Accept", "application/json"},
-                           {"User-Agent", options.user_agent}}};
+                           {"User-Agent", options_.user_agent}}};
     std::uniform_real_distribution<double> unit(0.0, 1.0);
 
     for (int attempt = 1;; ++attempt) {
         std::string failure;
         std::optional<std::chrono::milliseconds> server_hint;
-        bool final_attempt = attempt >= options.retry.max_attempts;
+        bool const final_attempt = attempt >= options_.retry.max_attempts;
 
-        co_await limiter.acquire(pacing_directory);
-        ++stats.sent[index];
+        co_await limiter_.acquire(pacing_directory);
+        co_await wait_for_hold();
+        ++stats_.sent[index];
         try {
-            auto res = co_await transport.get(request);
+            auto res = co_await transport_.get(request);
             if (res.status >= 200 && res.status < 300) {
                 auto why = accept(res);
                 if (!why)
@@ -138,10 +151,13 @@ request_with_retry(asio::any_io_executor ex, http::Transport& transport, RateLim
                                          fmt::format("GET {}: {}", target, failure));
             } else {
                 if (res.status == 429) {
-                    ++stats.throttled[index];
+                    ++stats_.throttled[index];
                     if (res.retry_after)
-                        server_hint = retry_after_delay(options.retry, *res.retry_after,
+                        server_hint = retry_after_delay(options_.retry, *res.retry_after,
                                                         now_micros());
+                    if (server_hint)
+                        hold_until_ =
+                            std::max(hold_until_, std::chrono::steady_clock::now() + *server_hint);
                 }
                 failure = describe_status(res) + request_id_note(res.request_id);
                 if (!is_retryable_status(res.status) || final_attempt) {
@@ -167,19 +183,33 @@ request_with_retry(asio::any_io_executor ex, http::Transport& transport, RateLim
                                                                          attempt)));
             failure = e.code().message();
         }
-        ++stats.retries;
-        auto const delay = server_hint.value_or(backoff_delay(options.retry, attempt, unit(rng)));
-        log.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", target, failure, attempt,
-                 options.retry.max_attempts, delay.count());
-        asio::steady_timer timer(ex, delay);
+        ++stats_.retries;
+        auto const delay =
+            server_hint.value_or(backoff_delay(options_.retry, attempt, unit(rng_)));
+        log_.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", target, failure, attempt,
+                  options_.retry.max_attempts, delay.count());
+        asio::steady_timer timer(ex_, delay);
         co_await timer.async_wait(asio::use_awaitable);
     }
 }
 
+// Fetches and decodes one document, retrying a body that does not decode like a failed request.
 template <class T>
-using Parser = decode::Decoded<T> (*)(std::string_view);
-
-} // namespace
+asio::awaitable<T> ApiClient::fetch(Endpoint endpoint, std::string target, std::string pacing,
+                                    decode::Decoded<T> (*parse)(std::string_view))
+{
+    std::optional<T> decoded;
+    // GCC 12 double-frees a lambda with captures created inside a co_await expression: name it.
+    auto accept = [&decoded, parse](http::Response const& res) -> std::optional<std::string> {
+        auto d = parse(res.body);
+        if (!d)
+            return d.error().message();
+        decoded = std::move(*d);
+        return std::nullopt;
+    };
+    co_await request(endpoint, std::move(target), std::move(pacing), accept);
+    co_return std::move(*decoded);
+}
 
 ApiClient::ApiClient(asio::any_io_executor ex, http::Transport& transport, RateLimiter& limiter,
                      ApiClientOptions options, spdlog::logger& log)
@@ -195,47 +225,17 @@ ApiClient::ApiClient(asio::any_io_executor ex, http::Transport& transport, RateL
 asio::awaitable<http::Response> ApiClient::get(Endpoint endpoint, std::string target,
                                                std::string pacing_directory)
 {
-    // GCC 12 double-frees a lambda with captures created inside a co_await expression: name it.
     auto accept_any = [](http::Response const&) { return std::optional<std::string>(); };
-    co_return co_await request_with_retry(ex_, transport_, limiter_, options_, log_, stats_, rng_,
-                                          endpoint, std::move(target),
-                                          std::move(pacing_directory), accept_any);
+    co_return co_await request(endpoint, std::move(target), std::move(pacing_directory),
+                               accept_any);
 }
-
-namespace {
-
-// Fetches and decodes one document, retrying a body that does not decode like a failed request.
-template <class T>
-asio::awaitable<T> fetch(asio::any_io_executor ex, http::Transport& transport,
-                         RateLimiter& limiter, ApiClientOptions const& options,
-                         spdlog::logger& log, RequestStats& stats, std::mt19937_64& rng,
-                         Endpoint endpoint, std::string target, std::string pacing,
-                         Parser<T> parse)
-{
-    std::optional<T> decoded;
-    // Named, not written inside the co_await expression: see ApiClient::get.
-    auto accept = [&decoded, parse](http::Response const& res) -> std::optional<std::string> {
-        auto d = parse(res.body);
-        if (!d)
-            return d.error().message();
-        decoded = std::move(*d);
-        return std::nullopt;
-    };
-    co_await request_with_retry(ex, transport, limiter, options, log, stats, rng, endpoint,
-                                std::move(target), std::move(pacing), accept);
-    co_return std::move(*decoded);
-}
-
-} // namespace
 
 asio::awaitable<std::optional<Directory>> ApiClient::get_directory(std::string id)
 {
     std::string target = "/directories/" + url_encode(id);
-    std::string no_pacing;
     try {
-        co_return co_await fetch<Directory>(ex_, transport_, limiter_, options_, log_, stats_,
-                                            rng_, Endpoint::get_directory, std::move(target),
-                                            std::move(no_pacing), &decode::parse_directory);
+        co_return co_await fetch<Directory>(Endpoint::get_directory, std::move(target), {},
+                                            &decode::parse_directory);
     } catch (ApiError const& e) {
         if (e.status() != 404)
             throw;
@@ -249,10 +249,8 @@ asio::awaitable<Page<Directory>> ApiClient::list_directories(
     auto target = organization_id ? list_target("/directories", "organization_id",
                                                 *organization_id, after)
                                   : list_target("/directories", "", "", after);
-    std::string no_pacing;
-    co_return co_await fetch<Page<Directory>>(ex_, transport_, limiter_, options_, log_, stats_,
-                                              rng_, Endpoint::list_directories, std::move(target),
-                                              std::move(no_pacing), &decode::parse_directory_page);
+    co_return co_await fetch<Page<Directory>>(Endpoint::list_directories, std::move(target), {},
+                                              &decode::parse_directory_page);
 }
 
 asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string filter_id,
@@ -262,8 +260,7 @@ asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string
     auto target = list_target("/directory_users",
                               filter == UserFilter::directory ? "directory" : "group", filter_id,
                               after);
-    co_return co_await fetch<Page<User>>(ex_, transport_, limiter_, options_, log_, stats_, rng_,
-                                         Endpoint::list_users, std::move(target),
+    co_return co_await fetch<Page<User>>(Endpoint::list_users, std::move(target),
                                          std::move(directory_id), &decode::parse_user_page);
 }
 
@@ -273,10 +270,8 @@ asio::awaitable<Page<Group>> ApiClient::list_groups(GroupFilter filter, std::str
     auto target = list_target("/directory_groups",
                               filter == GroupFilter::directory ? "directory" : "user", filter_id,
                               after);
-    std::string no_pacing;
-    co_return co_await fetch<Page<Group>>(ex_, transport_, limiter_, options_, log_, stats_, rng_,
-                                          Endpoint::list_groups, std::move(target),
-                                          std::move(no_pacing), &decode::parse_group_page);
+    co_return co_await fetch<Page<Group>>(Endpoint::list_groups, std::move(target), {},
+                                          &decode::parse_group_page);
 }
 
 } // namespace dirsync::api

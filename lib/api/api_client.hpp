@@ -5,6 +5,7 @@
 #include "api/api_error.hpp"
 #include "api/rate_limiter.hpp"
 #include "api/retry_policy.hpp"
+#include "decode/decode.hpp"
 #include "http/transport.hpp"
 #include "model/model.hpp"
 
@@ -12,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -72,6 +74,15 @@ public:
     RequestStats const& stats() const { return stats_; }
 
 private:
+    template <class Accept>
+    boost::asio::awaitable<http::Response> request(Endpoint endpoint, std::string target,
+                                                   std::string pacing_directory, Accept accept);
+    template <class T>
+    boost::asio::awaitable<T> fetch(Endpoint endpoint, std::string target, std::string pacing,
+                                    boost::system::result<T, decode::DecodeError> (*parse)(
+                                        std::string_view));
+    boost::asio::awaitable<void> wait_for_hold();
+
     boost::asio::any_io_executor ex_;
     http::Transport& transport_;
     RateLimiter& limiter_;
@@ -79,6 +90,8 @@ private:
     spdlog::logger& log_;
     RequestStats stats_;
     std::mt19937_64 rng_;
+    // No request leaves before this time: set from a 429's Retry-After.
+    std::chrono::steady_clock::time_point hold_until_{};
 };
 
 // Percent-encodes a query parameter value.
