@@ -5,11 +5,11 @@ namespace dirsync::daemon {
 
 enum ExitCode : int {
     exit_ok = 0,
-    exit_sync_failed = 1,    // at least one directory could not be synced
-    exit_usage = 2,          // bad command line or config file, no API key
-    exit_auth = 3,           // the API rejected the key (401)
-    exit_unreachable = 4,    // the API could not be reached, or TLS failed
-    exit_database = 5,       // the database cannot be opened or written
+    exit_sync_failed = 1, // at least one directory could not be synced
+    exit_usage = 2,       // bad command line or config file, no API key
+    exit_auth = 3,        // the API rejected the key (401)
+    exit_unreachable = 4, // the API could not be reached, or TLS failed
+    exit_database = 5,    // the database cannot be opened or written
 };
 
 } // namespace dirsync::daemon

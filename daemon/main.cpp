@@ -1,17 +1,16 @@
 // dirsyncd: command line and config -> objects -> io_context -> exit code. Only wiring here.
+#include "api/api_client.hpp"
 #include "exit_codes.hpp"
+#include "http/beast_transport.hpp"
 #include "logging.hpp"
 #include "run_once.hpp"
-
-#include "api/api_client.hpp"
-#include "http/beast_transport.hpp"
 #include "settings/command_line.hpp"
 #include "settings/settings.hpp"
 #include "store/database.hpp"
 #include "store/mirror_store.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <SQLiteCpp/Database.h>
+#include <boost/asio/io_context.hpp>
 #include <fmt/format.h>
 
 #include <iostream>
@@ -96,9 +95,9 @@ int run(settings::CommandLine const& cl)
         transport = std::make_unique<http::BeastTransport>(ioc.get_executor(), *url,
                                                            transport_options, *log);
     } catch (boost::system::system_error const& e) {
-        return fail(exit_usage, cfg.ca_file ? fmt::format("CA file {}: {}", *cfg.ca_file,
-                                                          e.code().message())
-                                            : fmt::format("TLS set-up: {}", e.code().message()));
+        return fail(exit_usage,
+                    cfg.ca_file ? fmt::format("CA file {}: {}", *cfg.ca_file, e.code().message())
+                                : fmt::format("TLS set-up: {}", e.code().message()));
     }
     api::RateLimiter limiter(ioc.get_executor(), cfg.rate_limits);
     api::ApiClient api(ioc.get_executor(), *transport, limiter,

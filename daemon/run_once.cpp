@@ -3,11 +3,11 @@
 #include "exit_codes.hpp"
 #include "store/database.hpp"
 
+#include <SQLiteCpp/Exception.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -39,8 +39,8 @@ Outcome classify(std::exception_ptr error, std::string const& api_url)
         return {exit_sync_failed, fmt::format("WorkOS API error: {}", e.what())};
     } catch (api::TransportError const& e) {
         if (e.kind() == api::TransportError::Kind::tls)
-            return {exit_unreachable, fmt::format("TLS failure talking to {}: {}", api_url,
-                                                  e.what())};
+            return {exit_unreachable,
+                    fmt::format("TLS failure talking to {}: {}", api_url, e.what())};
         if (e.kind() == api::TransportError::Kind::network)
             return {exit_unreachable, fmt::format("cannot reach {}: {}", api_url, e.what())};
         return {exit_sync_failed, fmt::format("bad response from {}: {}", api_url, e.what())};
@@ -77,12 +77,12 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOption
     std::exception_ptr error;
     sync::FullSyncReport report;
     asio::co_spawn(ioc, sync::run_full_sync(svc, std::move(options)),
-                   asio::bind_cancellation_slot(
-                       cancel.slot(), [&](std::exception_ptr e, sync::FullSyncReport r) {
-                           error = e;
-                           report = std::move(r);
-                           signals.cancel();
-                       }));
+                   asio::bind_cancellation_slot(cancel.slot(),
+                                                [&](std::exception_ptr e, sync::FullSyncReport r) {
+                                                    error = e;
+                                                    report = std::move(r);
+                                                    signals.cancel();
+                                                }));
     ioc.run();
 
     auto const& stats = svc.api.stats();
@@ -91,12 +91,11 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOption
     std::string by_endpoint;
     for (std::size_t i = 0; i < api::endpoint_count; ++i)
         if (stats.sent[i] > 0)
-            by_endpoint += fmt::format("{}{} {}", by_endpoint.empty() ? "" : ", ",
-                                       api::endpoint_name(static_cast<api::Endpoint>(i)),
-                                       stats.sent[i]);
+            by_endpoint +=
+                fmt::format("{}{} {}", by_endpoint.empty() ? "" : ", ",
+                            api::endpoint_name(static_cast<api::Endpoint>(i)), stats.sent[i]);
     log.info("requests: {} in {:.1f} s ({}; {} retries, {} throttled)", stats.total(), secs,
-             by_endpoint.empty() ? "none" : by_endpoint, stats.retries,
-             [&] {
+             by_endpoint.empty() ? "none" : by_endpoint, stats.retries, [&] {
                  std::uint64_t n = 0;
                  for (auto v : stats.throttled)
                      n += v;

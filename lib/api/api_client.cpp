@@ -144,8 +144,8 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                 auto why = accept(res);
                 if (!why)
                     co_return res;
-                failure = fmt::format("malformed response: {}{}", *why,
-                                      request_id_note(res.request_id));
+                failure =
+                    fmt::format("malformed response: {}{}", *why, request_id_note(res.request_id));
                 if (final_attempt)
                     throw TransportError(TransportError::Kind::protocol,
                                          fmt::format("GET {}: {}", target, failure));
@@ -153,8 +153,8 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                 if (res.status == 429) {
                     ++stats_.throttled[index];
                     if (res.retry_after)
-                        server_hint = retry_after_delay(options_.retry, *res.retry_after,
-                                                        now_micros());
+                        server_hint =
+                            retry_after_delay(options_.retry, *res.retry_after, now_micros());
                     if (server_hint)
                         hold_until_ =
                             std::max(hold_until_, std::chrono::steady_clock::now() + *server_hint);
@@ -176,16 +176,15 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                 is_tls_error(e.code()) ? TransportError::Kind::tls : TransportError::Kind::network;
             // A certificate that fails verification will fail the same way next time.
             if (final_attempt || kind == TransportError::Kind::tls)
-                throw TransportError(kind, fmt::format("GET {}: {}{}", target, e.code().message(),
-                                                       kind == TransportError::Kind::tls
-                                                           ? " (TLS)"
-                                                           : fmt::format(" after {} attempts",
-                                                                         attempt)));
+                throw TransportError(kind,
+                                     fmt::format("GET {}: {}{}", target, e.code().message(),
+                                                 kind == TransportError::Kind::tls
+                                                     ? " (TLS)"
+                                                     : fmt::format(" after {} attempts", attempt)));
             failure = e.code().message();
         }
         ++stats_.retries;
-        auto const delay =
-            server_hint.value_or(backoff_delay(options_.retry, attempt, unit(rng_)));
+        auto const delay = server_hint.value_or(backoff_delay(options_.retry, attempt, unit(rng_)));
         log_.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", target, failure, attempt,
                   options_.retry.max_attempts, delay.count());
         asio::steady_timer timer(ex_, delay);
@@ -243,12 +242,13 @@ asio::awaitable<std::optional<Directory>> ApiClient::get_directory(std::string i
     co_return std::nullopt;
 }
 
-asio::awaitable<Page<Directory>> ApiClient::list_directories(
-    std::optional<std::string> organization_id, std::optional<std::string> after)
+asio::awaitable<Page<Directory>>
+ApiClient::list_directories(std::optional<std::string> organization_id,
+                            std::optional<std::string> after)
 {
-    auto target = organization_id ? list_target("/directories", "organization_id",
-                                                *organization_id, after)
-                                  : list_target("/directories", "", "", after);
+    auto target = organization_id
+                      ? list_target("/directories", "organization_id", *organization_id, after)
+                      : list_target("/directories", "", "", after);
     co_return co_await fetch<Page<Directory>>(Endpoint::list_directories, std::move(target), {},
                                               &decode::parse_directory_page);
 }
@@ -257,9 +257,9 @@ asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string
                                                   std::string directory_id,
                                                   std::optional<std::string> after)
 {
-    auto target = list_target("/directory_users",
-                              filter == UserFilter::directory ? "directory" : "group", filter_id,
-                              after);
+    auto target =
+        list_target("/directory_users", filter == UserFilter::directory ? "directory" : "group",
+                    filter_id, after);
     co_return co_await fetch<Page<User>>(Endpoint::list_users, std::move(target),
                                          std::move(directory_id), &decode::parse_user_page);
 }
@@ -267,9 +267,9 @@ asio::awaitable<Page<User>> ApiClient::list_users(UserFilter filter, std::string
 asio::awaitable<Page<Group>> ApiClient::list_groups(GroupFilter filter, std::string filter_id,
                                                     std::optional<std::string> after)
 {
-    auto target = list_target("/directory_groups",
-                              filter == GroupFilter::directory ? "directory" : "user", filter_id,
-                              after);
+    auto target =
+        list_target("/directory_groups", filter == GroupFilter::directory ? "directory" : "user",
+                    filter_id, after);
     co_return co_await fetch<Page<Group>>(Endpoint::list_groups, std::move(target), {},
                                           &decode::parse_group_page);
 }

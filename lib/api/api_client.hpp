@@ -55,8 +55,8 @@ public:
     // GET /directories/{id}; nullopt when the API answers 404 (the directory is gone).
     boost::asio::awaitable<std::optional<Directory>> get_directory(std::string id);
 
-    boost::asio::awaitable<Page<Directory>> list_directories(
-        std::optional<std::string> organization_id, std::optional<std::string> after);
+    boost::asio::awaitable<Page<Directory>>
+    list_directories(std::optional<std::string> organization_id, std::optional<std::string> after);
 
     // `directory_id` is the directory the call counts against for pacing (the listed one, or the
     // group's directory).
@@ -78,9 +78,9 @@ private:
     boost::asio::awaitable<http::Response> request(Endpoint endpoint, std::string target,
                                                    std::string pacing_directory, Accept accept);
     template <class T>
-    boost::asio::awaitable<T> fetch(Endpoint endpoint, std::string target, std::string pacing,
-                                    boost::system::result<T, decode::DecodeError> (*parse)(
-                                        std::string_view));
+    boost::asio::awaitable<T>
+    fetch(Endpoint endpoint, std::string target, std::string pacing,
+          boost::system::result<T, decode::DecodeError> (*parse)(std::string_view));
     boost::asio::awaitable<void> wait_for_hold();
 
     boost::asio::any_io_executor ex_;

@@ -23,8 +23,7 @@ bool is_retryable_status(unsigned status)
     }
 }
 
-std::chrono::milliseconds backoff_delay(RetryPolicy const& policy, int failures,
-                                        double unit_random)
+std::chrono::milliseconds backoff_delay(RetryPolicy const& policy, int failures, double unit_random)
 {
     double const exponent = std::clamp(failures - 1, 0, 30);
     double const raw = static_cast<double>(policy.base_delay.count()) * std::pow(2.0, exponent);
@@ -33,9 +32,8 @@ std::chrono::milliseconds backoff_delay(RetryPolicy const& policy, int failures,
     return std::chrono::milliseconds(static_cast<std::int64_t>(capped * jitter));
 }
 
-std::optional<std::chrono::milliseconds> retry_after_delay(RetryPolicy const& policy,
-                                                           std::string_view header,
-                                                           std::int64_t now_micros)
+std::optional<std::chrono::milliseconds>
+retry_after_delay(RetryPolicy const& policy, std::string_view header, std::int64_t now_micros)
 {
     while (!header.empty() && header.front() == ' ')
         header.remove_prefix(1);
@@ -53,7 +51,8 @@ std::optional<std::chrono::milliseconds> retry_after_delay(RetryPolicy const& po
         wait = std::chrono::milliseconds(std::min<std::int64_t>(seconds, 86400) * 1000);
     } else if (auto at = decode::parse_http_date(header)) {
         // Round up: waking a little late is harmless, a little early earns another 429.
-        wait = std::chrono::milliseconds(std::max<std::int64_t>(0, (*at - now_micros + 999) / 1000));
+        wait =
+            std::chrono::milliseconds(std::max<std::int64_t>(0, (*at - now_micros + 999) / 1000));
     } else {
         return std::nullopt;
     }

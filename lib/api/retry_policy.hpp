@@ -27,8 +27,7 @@ std::chrono::milliseconds backoff_delay(RetryPolicy const& policy, int failures,
 // The wait a Retry-After header asks for: delta-seconds or an HTTP-date (relative to
 // `now_micros`, microseconds since the epoch), capped at policy.max_retry_after. nullopt when the
 // header cannot be read, so the caller falls back to backoff_delay.
-std::optional<std::chrono::milliseconds> retry_after_delay(RetryPolicy const& policy,
-                                                           std::string_view header,
-                                                           std::int64_t now_micros);
+std::optional<std::chrono::milliseconds>
+retry_after_delay(RetryPolicy const& policy, std::string_view header, std::int64_t now_micros);
 
 } // namespace dirsync::api

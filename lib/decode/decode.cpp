@@ -157,7 +157,8 @@ Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
         T item;
         if (auto why = decode_one(*obj, item)) {
             std::optional<std::string> id;
-            if (auto const* v = obj->if_contains("id"); v && v->is_string() && !v->get_string().empty())
+            if (auto const* v = obj->if_contains("id");
+                v && v->is_string() && !v->get_string().empty())
                 id = std::string(v->get_string());
             page.rejected.push_back({path, std::move(*why), std::move(id)});
         } else {
@@ -192,8 +193,8 @@ std::optional<std::string> decode_directory(json::object const& obj, Directory& 
         // event form: no `domain` string, but a `domains` array
         if (auto const* domains = obj.if_contains("domains"); domains && domains->is_array()) {
             for (auto const& d : domains->get_array())
-                if (auto const* dom = d.if_object(); dom && dom->contains("domain") &&
-                                                     dom->at("domain").is_string()) {
+                if (auto const* dom = d.if_object();
+                    dom && dom->contains("domain") && dom->at("domain").is_string()) {
                     out.domain = std::string(dom->at("domain").get_string());
                     break;
                 }
@@ -301,9 +302,8 @@ Decoded<Directory> parse_directory(std::string_view body)
 
 Decoded<Page<Directory>> parse_directory_page(std::string_view body)
 {
-    return parse_page<Directory>(body, [](json::object const& o, Directory& d) {
-        return decode_directory(o, d);
-    });
+    return parse_page<Directory>(
+        body, [](json::object const& o, Directory& d) { return decode_directory(o, d); });
 }
 
 Decoded<Page<User>> parse_user_page(std::string_view body)

@@ -42,7 +42,10 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out)
     return ec == std::errc{} && ptr == first + n;
 }
 
-bool is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 int days_in_month(int y, int m)
 {

@@ -10,7 +10,8 @@ namespace dirsync::decode {
 
 // Accepts "2026-03-02T09:15:27.481Z", "2021-05-05T16:06:24+0000", "...+00:00",
 // "2023-04-28 20:05:31.093" (no zone: UTC) and any number of fractional digits (kept to
-// microseconds). Returns microseconds since the Unix epoch, or nullopt when the text is none of these.
+// microseconds). Returns microseconds since the Unix epoch, or nullopt when the text is none of
+// these.
 std::optional<std::int64_t> parse_timestamp(std::string_view text);
 
 // Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC).

@@ -162,8 +162,8 @@ struct BeastTransport::Impl {
         co_await conn->tcp().async_connect(endpoints, asio::use_awaitable);
         if (auto* tls_stream = std::get_if<TlsStream>(&conn->stream)) {
             if (!set_sni(*tls_stream, url.host))
-                throw boost::system::system_error(
-                    static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+                throw boost::system::system_error(static_cast<int>(::ERR_get_error()),
+                                                  asio::error::get_ssl_category());
             // Verify the chain AND that the certificate names the host we asked for.
             tls_stream->set_verify_callback(ssl::host_name_verification(url.host));
             conn->tcp().expires_after(options.connect_timeout);
@@ -198,8 +198,8 @@ struct BeastTransport::Impl {
         co_return out;
     }
 
-    asio::awaitable<Response> send(Connection& conn,
-                                   bhttp::request<bhttp::empty_body> const& req, bool& keep_alive)
+    asio::awaitable<Response> send(Connection& conn, bhttp::request<bhttp::empty_body> const& req,
+                                   bool& keep_alive)
     {
         ++conn.uses;
         if (auto* s = std::get_if<TlsStream>(&conn.stream))
@@ -262,6 +262,9 @@ asio::awaitable<Response> BeastTransport::get(Request request)
     return impl_->get(std::move(request));
 }
 
-std::uint64_t BeastTransport::connections_opened() const { return impl_->opened_total; }
+std::uint64_t BeastTransport::connections_opened() const
+{
+    return impl_->opened_total;
+}
 
 } // namespace dirsync::http

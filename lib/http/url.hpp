@@ -8,9 +8,9 @@
 namespace dirsync::http {
 
 struct Url {
-    std::string scheme; // "https" or "http"
-    std::string host;   // without brackets for IPv6
-    std::string port;   // always set: 443/80 by default
+    std::string scheme;    // "https" or "http"
+    std::string host;      // without brackets for IPv6
+    std::string port;      // always set: 443/80 by default
     std::string base_path; // "" or "/prefix" without a trailing slash
 
     bool is_tls() const { return scheme == "https"; }

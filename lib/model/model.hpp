@@ -36,7 +36,7 @@ struct User {
     std::optional<std::string> email;
     std::optional<std::string> first_name;
     std::optional<std::string> last_name;
-    std::string state; // "active" or "inactive" ("suspended" is mapped to "inactive")
+    std::string state;               // "active" or "inactive" ("suspended" is mapped to "inactive")
     std::optional<std::string> role; // role slug
     std::optional<std::string> custom_attributes; // JSON text
     std::optional<std::string> raw_attributes;    // JSON text

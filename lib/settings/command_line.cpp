@@ -21,7 +21,8 @@ std::string usage_text()
            "  --version          print the version and exit\n"
            "  --help             print this text and exit\n"
            "\n"
-           "The API key comes from the environment variable WORKOS_API_KEY, or from the file named\n"
+           "The API key comes from the environment variable WORKOS_API_KEY, or from the file "
+           "named\n"
            "by api_key_file in the config file, never from the command line.\n";
 }
 

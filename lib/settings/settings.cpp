@@ -118,8 +118,8 @@ std::map<std::string, Reader, std::less<>> const& readers()
              auto text = get_string(n);
              auto v = sync::parse_membership_source(text);
              if (!v)
-                 throw std::runtime_error(fmt::format(
-                     "'{}' is not one of auto, per_group, per_user, embedded", text));
+                 throw std::runtime_error(
+                     fmt::format("'{}' is not one of auto, per_group, per_user, embedded", text));
              s.sync.directory.membership_source = *v;
          }},
         {"max_concurrent_directories",
@@ -151,12 +151,17 @@ std::map<std::string, Reader, std::less<>> const& readers()
              s.http.max_connections = static_cast<std::size_t>(get_integer(n, 1, 256));
          }},
         {"connect_timeout_seconds",
-         [](auto const& n, Settings& s) { s.http.connect_timeout = seconds(get_number(n, 0.1, 600)); }},
+         [](auto const& n, Settings& s) {
+             s.http.connect_timeout = seconds(get_number(n, 0.1, 600));
+         }},
         {"request_timeout_seconds",
-         [](auto const& n, Settings& s) { s.http.request_timeout = seconds(get_number(n, 0.1, 3600)); }},
+         [](auto const& n, Settings& s) {
+             s.http.request_timeout = seconds(get_number(n, 0.1, 3600));
+         }},
         {"max_response_bytes",
          [](auto const& n, Settings& s) {
-             s.http.max_response_bytes = static_cast<std::uint64_t>(get_integer(n, 1024, 1ll << 32));
+             s.http.max_response_bytes =
+                 static_cast<std::uint64_t>(get_integer(n, 1024, 1ll << 32));
          }},
         {"max_attempts",
          [](auto const& n, Settings& s) {
@@ -182,8 +187,8 @@ Settings load_settings(std::string const& path)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
-        throw SettingsError(fmt::format("config file {}: cannot be read: {}", path,
-                                        std::strerror(errno)));
+        throw SettingsError(
+            fmt::format("config file {}: cannot be read: {}", path, std::strerror(errno)));
     std::stringstream text;
     text << in.rdbuf();
     std::string const content = text.str();
@@ -192,8 +197,8 @@ Settings load_settings(std::string const& path)
     try {
         root = toml::parse(std::string_view(content), std::string_view(path));
     } catch (toml::parse_error const& e) {
-        throw SettingsError(fmt::format("config file {}: line {}: {}", path,
-                                        e.source().begin.line, e.description()));
+        throw SettingsError(fmt::format("config file {}: line {}: {}", path, e.source().begin.line,
+                                        e.description()));
     }
 
     Settings s;
@@ -230,7 +235,8 @@ std::string resolve_api_key(Settings const& settings,
                             std::map<std::string, std::string> const& environment,
                             std::function<void(std::string const&)> const& warn)
 {
-    if (auto it = environment.find("WORKOS_API_KEY"); it != environment.end() && !it->second.empty())
+    if (auto it = environment.find("WORKOS_API_KEY");
+        it != environment.end() && !it->second.empty())
         return it->second;
 
     std::optional<std::string> file = settings.api_key_file;
@@ -245,8 +251,8 @@ std::string resolve_api_key(Settings const& settings,
     }
     std::ifstream in(*file, std::ios::binary);
     if (!in)
-        throw SettingsError(fmt::format("{} {}: cannot be read: {}", origin, *file,
-                                        std::strerror(errno)));
+        throw SettingsError(
+            fmt::format("{} {}: cannot be read: {}", origin, *file, std::strerror(errno)));
     struct stat st {};
     if (::stat(file->c_str(), &st) == 0 && (st.st_mode & S_IROTH))
         warn(fmt::format("{} {} is readable by every user on this host; chmod o-r it", origin,
@@ -261,8 +267,8 @@ std::string resolve_api_key(Settings const& settings,
     if (key.empty())
         throw SettingsError(fmt::format("{} {}: the file is empty", origin, *file));
     if (key.find_first_of(" \t\r\n") != std::string::npos)
-        throw SettingsError(fmt::format("{} {}: the key must be a single line without spaces",
-                                        origin, *file));
+        throw SettingsError(
+            fmt::format("{} {}: the key must be a single line without spaces", origin, *file));
     return key;
 }
 

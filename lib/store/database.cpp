@@ -25,8 +25,7 @@ void create_with_mode(std::string const& path)
     if (fd < 0) {
         if (errno == EEXIST)
             return;
-        throw StoreError(
-            fmt::format("cannot create database {}: {}", path, std::strerror(errno)));
+        throw StoreError(fmt::format("cannot create database {}: {}", path, std::strerror(errno)));
     }
     ::fchmod(fd, database_mode);
     ::close(fd);
@@ -39,7 +38,10 @@ int user_version(SQLite::Database& db)
 
 } // namespace
 
-int latest_schema_version() { return static_cast<int>(std::size(schema::migrations)); }
+int latest_schema_version()
+{
+    return static_cast<int>(std::size(schema::migrations));
+}
 
 std::unique_ptr<SQLite::Database> open_database(std::string const& path,
                                                 DatabaseOptions const& options)
@@ -86,8 +88,9 @@ std::unique_ptr<SQLite::Database> open_database(std::string const& path,
             }
             tx.commit();
         } catch (SQLite::Exception const& e) {
-            throw StoreError(fmt::format("cannot migrate database {} from schema version {} to {}: {}",
-                                         path, version, latest, e.what()));
+            throw StoreError(
+                fmt::format("cannot migrate database {} from schema version {} to {}: {}", path,
+                            version, latest, e.what()));
         }
     }
     return db;

@@ -15,13 +15,13 @@ struct EntityTable {
     std::vector<char const*> columns;
 };
 
-EntityTable const users_table{
-    "users",
-    "staged_users",
-    "user",
-    {"id", "directory_id", "organization_id", "idp_id", "email", "first_name", "last_name",
-     "state", "role", "custom_attributes", "raw_attributes", "created_at", "updated_at", "raw_json",
-     "updated_at_us"}};
+EntityTable const users_table{"users",
+                              "staged_users",
+                              "user",
+                              {"id", "directory_id", "organization_id", "idp_id", "email",
+                               "first_name", "last_name", "state", "role", "custom_attributes",
+                               "raw_attributes", "created_at", "updated_at", "raw_json",
+                               "updated_at_us"}};
 
 EntityTable const groups_table{"groups",
                                "staged_groups",
@@ -109,11 +109,10 @@ struct MirrorStore::Statements {
 
     explicit Statements(SQLite::Database& db)
         : stage_user(db, fmt::format("INSERT OR REPLACE INTO staged_users ({}) VALUES ({})",
-                                     join(users_table.columns, ""),
-                                     join(users_table.columns, ":")))
-        , stage_group(db, fmt::format("INSERT OR REPLACE INTO staged_groups ({}) VALUES ({})",
-                                      join(groups_table.columns, ""),
-                                      join(groups_table.columns, ":")))
+                                     join(users_table.columns, ""), join(users_table.columns, ":")))
+        , stage_group(db,
+                      fmt::format("INSERT OR REPLACE INTO staged_groups ({}) VALUES ({})",
+                                  join(groups_table.columns, ""), join(groups_table.columns, ":")))
         , keep_user(db, "INSERT OR IGNORE INTO staged_users (id, directory_id) VALUES (:id, :dir)")
         , keep_group(db,
                      "INSERT OR IGNORE INTO staged_groups (id, directory_id) VALUES (:id, :dir)")
@@ -194,8 +193,7 @@ void MirrorStore::set_progress(std::string const& directory_id, Progress const& 
 }
 
 namespace {
-void keep(SQLite::Statement& st, std::string const& directory_id,
-          std::span<std::string const> ids)
+void keep(SQLite::Statement& st, std::string const& directory_id, std::span<std::string const> ids)
 {
     for (auto const& id : ids) {
         rearm(st);
@@ -278,7 +276,8 @@ void MirrorStore::stage_memberships(std::string const& directory_id,
 namespace {
 std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir)
 {
-    SQLite::Statement q(db, fmt::format("SELECT COUNT(*) FROM {} WHERE directory_id = :dir", table));
+    SQLite::Statement q(db,
+                        fmt::format("SELECT COUNT(*) FROM {} WHERE directory_id = :dir", table));
     q.bind(":dir", dir);
     q.executeStep();
     return q.getColumn(0).getInt64();
@@ -365,10 +364,9 @@ int merge_upserts(SQLite::Database& db, EntityTable const& t, std::string const&
 int merge_deletes(SQLite::Database& db, EntityTable const& t, std::string const& dir,
                   std::string const& now)
 {
-    auto const missing =
-        fmt::format("{0}.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM {1} s "
-                    "WHERE s.id = {0}.id)",
-                    t.live, t.staged);
+    auto const missing = fmt::format("{0}.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM {1} s "
+                                     "WHERE s.id = {0}.id)",
+                                     t.live, t.staged);
     run(db,
         fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
                     "SELECT :now, :dir, '{1}', id, 'delete' FROM {0} WHERE {2} ORDER BY id",
@@ -380,14 +378,14 @@ int merge_deletes(SQLite::Database& db, EntityTable const& t, std::string const&
 // A staged membership is kept when both ends were staged for this directory and exist live.
 constexpr char const* valid_staged_membership =
     "sm.directory_id = :dir "
-    "AND EXISTS (SELECT 1 FROM staged_users su WHERE su.id = sm.user_id AND su.directory_id = :dir) "
+    "AND EXISTS (SELECT 1 FROM staged_users su WHERE su.id = sm.user_id AND su.directory_id = "
+    ":dir) "
     "AND EXISTS (SELECT 1 FROM staged_groups sg WHERE sg.id = sm.group_id "
     "            AND sg.directory_id = :dir) "
     "AND EXISTS (SELECT 1 FROM users u WHERE u.id = sm.user_id) "
     "AND EXISTS (SELECT 1 FROM groups g WHERE g.id = sm.group_id)";
 
-EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir,
-                               std::string const& now)
+EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir, std::string const& now)
 {
     EntityCounts counts;
     auto const is_new = fmt::format("{} AND NOT EXISTS (SELECT 1 FROM memberships m "
@@ -416,8 +414,7 @@ EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir,
                     "FROM memberships m WHERE {} ORDER BY m.user_id, m.group_id",
                     gone),
         dir, now);
-    counts.deleted = run(db,
-                         fmt::format("DELETE FROM memberships AS m WHERE {}", gone), dir, now);
+    counts.deleted = run(db, fmt::format("DELETE FROM memberships AS m WHERE {}", gone), dir, now);
     return counts;
 }
 
@@ -522,8 +519,7 @@ bool MirrorStore::delete_directory(std::string const& directory_id, std::string 
     record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
            "SELECT :now, :dir, 'directory', id, 'delete' FROM directories WHERE id = :dir");
     for (char const* table : {"memberships", "users", "groups", "sync_state"})
-        run(db_, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table), directory_id,
-            now);
+        run(db_, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table), directory_id, now);
     run(db_, "DELETE FROM directories WHERE id = :dir", directory_id, now);
     clear_staging(db_, directory_id);
     tx.commit();

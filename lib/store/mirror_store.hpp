@@ -88,8 +88,8 @@ public:
                                               std::optional<std::string> const& from,
                                               bool inclusive, int limit);
     std::vector<std::string> staged_user_ids(std::string const& directory_id,
-                                             std::optional<std::string> const& from,
-                                             bool inclusive, int limit);
+                                             std::optional<std::string> const& from, bool inclusive,
+                                             int limit);
 
     // --- live tables ---
     // Merges the staged directory into the live tables in one transaction: readers see the

@@ -177,7 +177,7 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
             break;
         for (auto const& owner : owners) {
             auto sink = [&run, &st, &dir_id, &owner, per_group](auto const& page, auto const& kept,
-                                                               auto const& next) {
+                                                                auto const& next) {
                 std::vector<MembershipPair> pairs;
                 for (auto const& item : page.items)
                     pairs.push_back(per_group ? MembershipPair{item.id, owner}
@@ -223,10 +223,9 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
     auto staging = st.load_staging(id);
     auto const window_us =
         std::chrono::duration_cast<std::chrono::microseconds>(options.resume_window).count();
-    bool const strategy_fits =
-        !staging || !staging->strategy ||
-        options.membership_source == MembershipSource::automatic ||
-        staging->strategy == to_string(options.membership_source);
+    bool const strategy_fits = !staging || !staging->strategy ||
+                               options.membership_source == MembershipSource::automatic ||
+                               staging->strategy == to_string(options.membership_source);
     if (staging && now.micros - staging->started_at.micros <= window_us && strategy_fits) {
         result.resumed = true;
         svc.log.info("directory {}: resuming the full sync started at {} ({} phase)", id,
@@ -254,10 +253,9 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
         progress = {Phase::memberships, std::nullopt, std::nullopt};
     }
     if (!strategy) {
-        auto const plan = choose_membership_strategy({st.staged_user_count(id),
-                                                      st.staged_group_count(id),
-                                                      options.directory_users_per_second,
-                                                      options.global_per_second_share});
+        auto const plan = choose_membership_strategy(
+            {st.staged_user_count(id), st.staged_group_count(id),
+             options.directory_users_per_second, options.global_per_second_share});
         strategy = plan.strategy;
         svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
                      "estimated per_group {:.0f} s, per_user {:.0f} s)",
@@ -276,8 +274,8 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
     run.report_progress(true);
     result.strategy = *strategy;
     result.requests = run.requests;
-    result.merge = st.merge_directory(directory, {to_string(*strategy), run.requests},
-                                      now_timestamp().text);
+    result.merge =
+        st.merge_directory(directory, {to_string(*strategy), run.requests}, now_timestamp().text);
     auto const& m = result.merge;
     svc.log.info("directory {}: full sync done in {:.1f} s, {} requests; users {} ({} written, "
                  "{} deleted), groups {} ({} written, {} deleted), memberships {} ({} added, "
@@ -285,10 +283,11 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
                  id, std::chrono::duration<double>(Clock::now() - run.started).count(),
                  run.requests, m.user_count, m.users.upserted, m.users.deleted, m.group_count,
                  m.groups.upserted, m.groups.deleted, m.membership_count, m.memberships.upserted,
-                 m.memberships.deleted, run.rejected ? fmt::format("; {} records kept as stored "
-                                                                   "because they did not decode",
-                                                                   run.rejected)
-                                                     : "");
+                 m.memberships.deleted,
+                 run.rejected ? fmt::format("; {} records kept as stored "
+                                            "because they did not decode",
+                                            run.rejected)
+                              : "");
     co_return result;
 }
 

@@ -2,12 +2,12 @@
 
 #include "decode/timestamp.hpp"
 
+#include <SQLiteCpp/Exception.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <SQLiteCpp/Exception.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -130,13 +130,14 @@ asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions 
     auto ex = co_await asio::this_coro::executor;
     using Op = decltype(asio::co_spawn(ex, worker(), asio::deferred));
     std::vector<Op> workers;
-    auto const n = std::clamp<std::size_t>(static_cast<std::size_t>(options.max_concurrent_directories),
-                                           1, std::max<std::size_t>(1, directories.size()));
+    auto const n =
+        std::clamp<std::size_t>(static_cast<std::size_t>(options.max_concurrent_directories), 1,
+                                std::max<std::size_t>(1, directories.size()));
     for (std::size_t i = 0; i < n; ++i)
         workers.push_back(asio::co_spawn(ex, worker(), asio::deferred));
-    auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(workers))
-                               .async_wait(asio::experimental::wait_for_one_error(),
-                                           asio::use_awaitable);
+    auto [order, errors] =
+        co_await asio::experimental::make_parallel_group(std::move(workers))
+            .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
     (void)order;
     for (auto const& e : errors)
         if (e)

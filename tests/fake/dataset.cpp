@@ -11,10 +11,10 @@ namespace json = boost::json;
 
 namespace {
 
-char const* const first_names[] = {"Ana",  "Li",    "Sam",   "Noor",  "Kofi", "Mia",  "Ravi",
-                                   "Ines", "Tomas", "Yuki",  "Omar",  "Lena", "Ezra", "Zara",
-                                   "Ivan", "Maya",  "Hugo",  "Aiko",  "Jon",  "Rosa"};
-char const* const last_names[] = {"Ruiz",  "Wei",   "Okafor", "Haddad", "Novak", "Silva",
+char const* const first_names[] = {"Ana",  "Li",    "Sam",  "Noor", "Kofi", "Mia",  "Ravi",
+                                   "Ines", "Tomas", "Yuki", "Omar", "Lena", "Ezra", "Zara",
+                                   "Ivan", "Maya",  "Hugo", "Aiko", "Jon",  "Rosa"};
+char const* const last_names[] = {"Ruiz",  "Wei",   "Okafor", "Haddad", "Novak",   "Silva",
                                   "Kumar", "Berg",  "Moreau", "Tanaka", "Adeyemi", "Costa",
                                   "Kowal", "Olsen", "Reyes",  "Sato",   "Fischer", "Khan"};
 char const* const group_words[] = {"Engineering", "Sales",   "Support", "Finance", "Legal",
@@ -75,7 +75,10 @@ std::string Dataset::stamp(std::uint64_t unix_ms) const
     return std::string(date) + "T" + time + frac;
 }
 
-std::string Dataset::now_text() const { return stamp(unix_ms_now()); }
+std::string Dataset::now_text() const
+{
+    return stamp(unix_ms_now());
+}
 
 std::string Dataset::new_id(std::string const& prefix, std::uint64_t unix_ms)
 {
@@ -95,8 +98,8 @@ Dataset Dataset::generate(DatasetSpec const& spec)
         auto const ms = tick();
         rec.id = ds.new_id("directory_", ms);
         rec.organization_id = ds.new_id("org_", ms);
-        rec.name = std::string(group_words[d % std::size(group_words)]) + " Corp " +
-                   std::to_string(d + 1);
+        rec.name =
+            std::string(group_words[d % std::size(group_words)]) + " Corp " + std::to_string(d + 1);
         rec.domain = "corp" + std::to_string(d + 1) + ".example";
         rec.type = dir_types[d % std::size(dir_types)];
         rec.state = "linked";
@@ -132,8 +135,8 @@ Dataset Dataset::generate(DatasetSpec const& spec)
         rec.idp_id = "00u" + std::to_string(1000000 + u);
         rec.first_name = first_names[rng() % std::size(first_names)];
         rec.last_name = last_names[rng() % std::size(last_names)];
-        rec.email = rec.first_name + "." + rec.last_name + "." + std::to_string(u) + "@" +
-                    dir.domain;
+        rec.email =
+            rec.first_name + "." + rec.last_name + "." + std::to_string(u) + "@" + dir.domain;
         for (auto& c : *rec.email)
             c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         rec.job_title = "Engineer";

@@ -35,8 +35,8 @@ struct GroupRecord {
 struct DatasetSpec {
     std::uint64_t seed = 1;
     int directories = 3;
-    int users = 300;  // in all, spread over the directories
-    int groups = 30;  // in all
+    int users = 300; // in all, spread over the directories
+    int groups = 30; // in all
     int max_groups_per_user = 3;
 };
 

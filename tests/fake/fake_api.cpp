@@ -221,9 +221,9 @@ FakeResponse FakeApi::handle(FakeRequest const& request)
 {
     auto const qpos = request.target.find('?');
     std::string const path = request.target.substr(0, qpos);
-    auto const query = parse_query(qpos == std::string::npos
-                                       ? std::string_view{}
-                                       : std::string_view(request.target).substr(qpos + 1));
+    auto const query =
+        parse_query(qpos == std::string::npos ? std::string_view{}
+                                              : std::string_view(request.target).substr(qpos + 1));
     FakeResponse res = route(request, path, query);
     res.headers.emplace_back("X-Request-ID", "req_" + std::to_string(++request_counter_));
     return res;
@@ -297,8 +297,8 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
         auto const idp = param(q, "idp_id");
         auto const email = param(q, "email");
         if (!dir && (idp || email))
-            return validation_error({{idp ? "idp_id" : "email",
-                                      "Filter only allowed together with directory."}});
+            return validation_error(
+                {{idp ? "idp_id" : "email", "Filter only allowed together with directory."}});
         std::string pacing_dir = dir.value_or("");
         std::set<std::string> const* ids = nullptr;
         if (dir) {

@@ -40,7 +40,7 @@ struct FakeOptions {
 
 struct FakeStats {
     std::map<std::string, std::uint64_t> requests; // by route, e.g. "GET /directory_users"
-    std::uint64_t throttled = 0;     // 429s sent
+    std::uint64_t throttled = 0;                   // 429s sent
     std::uint64_t early_retries = 0; // requests that came before the Retry-After we gave
     std::uint64_t total() const;
 };

@@ -122,9 +122,15 @@ FakeWorkos::FakeWorkos(Dataset dataset, FakeOptions options, std::optional<TlsFi
 {
 }
 
-FakeWorkos::~FakeWorkos() { server_.reset(); }
+FakeWorkos::~FakeWorkos()
+{
+    server_.reset();
+}
 
-unsigned short FakeWorkos::port() const { return server_->acceptor.local_endpoint().port(); }
+unsigned short FakeWorkos::port() const
+{
+    return server_->acceptor.local_endpoint().port();
+}
 
 std::string FakeWorkos::url() const
 {

@@ -20,22 +20,24 @@ protected:
     std::string db_path = dir.file("mirror.db");
     std::unique_ptr<fake::FakeWorkos> fake;
 
-    void start_fake(fake::DatasetSpec spec = {5, 3, 300, 24, 3},
-                    fake::FakeOptions options = {},
+    void start_fake(fake::DatasetSpec spec = {5, 3, 300, 24, 3}, fake::FakeOptions options = {},
                     std::string const& cert = "server")
     {
         fake = std::make_unique<fake::FakeWorkos>(fake::Dataset::generate(spec), options,
                                                   test::tls(cert));
     }
 
-    std::string key() { return fake->with([](fake::FakeApi& a) { return a.options().api_key; }); }
+    std::string key()
+    {
+        return fake->with([](fake::FakeApi& a) { return a.options().api_key; });
+    }
 
     ProcessResult once(std::vector<std::string> extra = {},
                        std::map<std::string, std::string> env = {})
     {
-        std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",     "--db", db_path,
-                                      "--api-url",     fake->url(), "--ca-file",
-                                      test::cert("ca.pem")};
+        std::vector<std::string> argv{
+            DIRSYNCD_BINARY, "--once",    "--db",      db_path,
+            "--api-url",     fake->url(), "--ca-file", test::cert("ca.pem")};
         argv.insert(argv.end(), extra.begin(), extra.end());
         if (!env.count("WORKOS_API_KEY"))
             env["WORKOS_API_KEY"] = key();
@@ -188,9 +190,9 @@ TEST_F(OnceTest, ApiKeyFromAConfiguredFile)
     auto key_file = write("key", key() + "\n");
     ::chmod(key_file.c_str(), 0600);
     auto config = write("c.toml", "api_key_file = \"" + key_file + "\"\n");
-    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",   "--config",  config,
-                                  "--db",          db_path,    "--api-url", fake->url(),
-                                  "--ca-file",     test::cert("ca.pem")};
+    std::vector<std::string> argv{
+        DIRSYNCD_BINARY, "--once",    "--config",  config,      "--db",
+        db_path,         "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")};
     auto r = test::run_process(argv, {});
     EXPECT_EQ(r.exit_code, 0) << r.err;
 }
@@ -198,8 +200,8 @@ TEST_F(OnceTest, ApiKeyFromAConfiguredFile)
 TEST_F(OnceTest, NoApiKeyIsAUsageError)
 {
     start_fake();
-    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--db", db_path, "--api-url",
-                                  fake->url()};
+    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",    "--db",
+                                  db_path,         "--api-url", fake->url()};
     auto r = test::run_process(argv, {});
     EXPECT_EQ(r.exit_code, 2);
     expect_one_error_line(r, "no API key");
@@ -236,8 +238,8 @@ TEST_F(OnceTest, ExpiredCertificateIsRefusedBeforeAnyRequest)
 TEST_F(OnceTest, SystemTrustStoreDoesNotTrustTheTestCa)
 {
     start_fake();
-    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--db", db_path, "--api-url",
-                                  fake->url()};
+    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",    "--db",
+                                  db_path,         "--api-url", fake->url()};
     auto r = test::run_process(argv, {{"WORKOS_API_KEY", key()}});
     EXPECT_EQ(r.exit_code, 4);
     EXPECT_EQ(requests(), 0u);
@@ -248,9 +250,10 @@ TEST_F(OnceTest, UnreachableHostExitsFour)
     start_fake();
     auto const port = fake->port();
     fake.reset(); // nothing listens there any more
-    std::vector<std::string> argv{
-        DIRSYNCD_BINARY, "--once",     "--db",     db_path, "--api-url",
-        "https://localhost:" + std::to_string(port), "--ca-file", test::cert("ca.pem")};
+    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",
+                                  "--db",          db_path,
+                                  "--api-url",     "https://localhost:" + std::to_string(port),
+                                  "--ca-file",     test::cert("ca.pem")};
     auto config = write("c.toml", "max_attempts = 2\n");
     argv.insert(argv.end(), {"--config", config});
     auto r = test::run_process(argv, {{"WORKOS_API_KEY", "sk_test_x"}});
@@ -260,8 +263,8 @@ TEST_F(OnceTest, UnreachableHostExitsFour)
 
 TEST_F(OnceTest, PlainHttpToARemoteHostIsRefused)
 {
-    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--db", db_path, "--api-url",
-                                  "http://api.workos.com"};
+    std::vector<std::string> argv{DIRSYNCD_BINARY, "--once",    "--db",
+                                  db_path,         "--api-url", "http://api.workos.com"};
     auto r = test::run_process(argv, {{"WORKOS_API_KEY", "sk_test_x"}});
     EXPECT_EQ(r.exit_code, 2);
     expect_one_error_line(r, "only allowed to a loopback host");

@@ -1,8 +1,7 @@
 // BeastTransport against the fake server over real TLS: verification, keep-alive, pool bound,
 // response cap.
-#include "http/beast_transport.hpp"
-
 #include "fake_workos.hpp"
+#include "http/beast_transport.hpp"
 #include "support/run.hpp"
 #include "support/test_certs.hpp"
 
@@ -35,8 +34,7 @@ protected:
     std::unique_ptr<http::BeastTransport> transport(std::string host = "localhost")
     {
         std::string why;
-        auto url = http::parse_api_url("https://" + host + ":" + std::to_string(fake->port()),
-                                       why);
+        auto url = http::parse_api_url("https://" + host + ":" + std::to_string(fake->port()), why);
         return std::make_unique<http::BeastTransport>(ioc.get_executor(), *url, options,
                                                       *log.logger);
     }
@@ -93,9 +91,11 @@ TEST_F(TransportTest, ResponseLargerThanTheCapIsRefused)
     start();
     options.max_response_bytes = 1024;
     auto t = transport();
-    auto const dir = fake->with([](fake::FakeApi& a) { return a.dataset().directories().begin()->first; });
-    EXPECT_THROW(test::run(ioc, t->get(request("/directory_users?directory=" + dir + "&limit=100"))),
-                 boost::system::system_error);
+    auto const dir =
+        fake->with([](fake::FakeApi& a) { return a.dataset().directories().begin()->first; });
+    EXPECT_THROW(
+        test::run(ioc, t->get(request("/directory_users?directory=" + dir + "&limit=100"))),
+        boost::system::system_error);
 }
 
 TEST_F(TransportTest, HostNameMismatchIsRefused)

@@ -12,8 +12,7 @@
 
 namespace test {
 
-inline std::vector<std::string> mirror_differences(SQLite::Database& db,
-                                                   fake::Dataset const& ds)
+inline std::vector<std::string> mirror_differences(SQLite::Database& db, fake::Dataset const& ds)
 {
     std::vector<std::string> diffs;
     auto compare = [&](std::string const& what, std::set<std::string> const& expected,

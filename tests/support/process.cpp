@@ -57,7 +57,8 @@ ProcessResult run_process(std::vector<std::string> const& argv,
             ::kill(pid, SIGKILL);
             killed = true;
         }
-        int const n = ::poll(fds, 2, killed ? 1000 : static_cast<int>(std::max<long>(left.count(), 1)));
+        int const n =
+            ::poll(fds, 2, killed ? 1000 : static_cast<int>(std::max<long>(left.count(), 1)));
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < 2; ++i) {

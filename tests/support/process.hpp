@@ -9,7 +9,7 @@
 namespace test {
 
 struct ProcessResult {
-    int exit_code = -1;  // -1 when killed by a signal
+    int exit_code = -1; // -1 when killed by a signal
     int signal = 0;
     std::string out;
     std::string err;

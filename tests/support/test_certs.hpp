@@ -25,7 +25,10 @@ inline std::string const& cert_dir()
     return dir;
 }
 
-inline std::string cert(std::string const& name) { return cert_dir() + "/" + name; }
+inline std::string cert(std::string const& name)
+{
+    return cert_dir() + "/" + name;
+}
 
 // A certificate/key pair by base name: "server", "other-host", "expired", "untrusted".
 inline fake::TlsFiles tls(std::string const& name = "server")

@@ -1,5 +1,4 @@
 #include "api/api_client.hpp"
-
 #include "support/fake_transport.hpp"
 #include "support/run.hpp"
 
@@ -22,8 +21,8 @@ protected:
     RateLimiter limiter{ioc.get_executor(), RateLimits{1000, 1000, 1000, 1000}};
     test::CapturedLog log;
     RetryPolicy retry{3, 1ms, 4ms, 60000ms};
-    ApiClient api{ioc.get_executor(), transport, limiter, {key, "dirsyncd/test", retry},
-                  *log.logger};
+    ApiClient api{
+        ioc.get_executor(), transport, limiter, {key, "dirsyncd/test", retry}, *log.logger};
 
     Page<User> list_users(std::optional<std::string> after = {})
     {

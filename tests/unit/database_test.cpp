@@ -1,5 +1,4 @@
 #include "store/database.hpp"
-
 #include "support/temp_dir.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -14,8 +13,8 @@ TEST(Database, MigratesAFreshDatabaseToTheLatestVersion)
 {
     auto db = open_database(":memory:");
     EXPECT_EQ(db->execAndGet("PRAGMA user_version").getInt(), latest_schema_version());
-    for (auto const* table : {"directories", "users", "groups", "memberships", "changes",
-                              "sync_state"})
+    for (auto const* table :
+         {"directories", "users", "groups", "memberships", "changes", "sync_state"})
         EXPECT_TRUE(db->tableExists(table)) << table;
 }
 

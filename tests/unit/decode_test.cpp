@@ -1,5 +1,4 @@
 #include "decode/decode.hpp"
-
 #include "support/fixtures.hpp"
 
 #include <gtest/gtest.h>
@@ -38,9 +37,9 @@ TEST(DecodeDirectory, SingleObjectFromRecording)
 
 TEST(DecodeDirectory, RecordedListWithBothMetadataKeys)
 {
-    auto page =
-        parse_directory_page(fixture("vcr/directory_sync__list_directories__with_no_options.200.body"))
-            .value();
+    auto page = parse_directory_page(
+                    fixture("vcr/directory_sync__list_directories__with_no_options.200.body"))
+                    .value();
     EXPECT_EQ(page.items.size(), 10u);
     EXPECT_TRUE(page.rejected.empty());
 }
@@ -179,7 +178,8 @@ TEST(DecodePage, RejectsDeeplyNestedDocuments)
 
 TEST(DecodeErrorBody, ObjectWithCodeAndEntity)
 {
-    auto e = parse_error_body(fixture("vcr/directory_sync__get_directory_with_invalid_id.404.body"));
+    auto e =
+        parse_error_body(fixture("vcr/directory_sync__get_directory_with_invalid_id.404.body"));
     EXPECT_EQ(e.message, "Directory not found: 'invalid'.");
     EXPECT_EQ(e.code, "entity_not_found");
     EXPECT_EQ(e.entity_id, "invalid");
@@ -196,7 +196,8 @@ TEST(DecodeErrorBody, ValidationErrors)
 TEST(DecodeErrorBody, BareStringAndHtmlAndGarbage)
 {
     EXPECT_EQ(parse_error_body("\"Ratelimited\"").message, "Ratelimited");
-    EXPECT_EQ(parse_error_body("<html>\n<h1>502</h1></html>").message, "<html> <h1>502</h1></html>");
+    EXPECT_EQ(parse_error_body("<html>\n<h1>502</h1></html>").message,
+              "<html> <h1>502</h1></html>");
     EXPECT_EQ(parse_error_body("").message, "");
     EXPECT_FALSE(parse_error_body("{\"message\":5}").code);
 }

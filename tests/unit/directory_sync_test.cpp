@@ -1,9 +1,8 @@
-#include "sync/directory_sync.hpp"
-
 #include "store/database.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/run.hpp"
+#include "sync/directory_sync.hpp"
 #include "sync/full_sync.hpp"
 
 #include <gtest/gtest.h>
@@ -122,8 +121,10 @@ TEST_F(DirectorySyncTest, InterruptedSyncResumesFromTheLastStoredPage)
     FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
     auto failed = full_sync(flaky, MembershipSource::per_user);
     EXPECT_FALSE(failed.failures.empty());
-    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM users").getInt(), 0 + static_cast<int>(
-        db->execAndGet("SELECT COALESCE(SUM(user_count), 0) FROM sync_state").getInt()));
+    EXPECT_EQ(
+        db->execAndGet("SELECT COUNT(*) FROM users").getInt(),
+        0 + static_cast<int>(
+                db->execAndGet("SELECT COALESCE(SUM(user_count), 0) FROM sync_state").getInt()));
     EXPECT_GT(db->execAndGet("SELECT COUNT(*) FROM staging_runs").getInt(), 0);
     EXPECT_NE(db->execAndGet("SELECT last_error FROM sync_state WHERE last_error IS NOT NULL "
                              "LIMIT 1")
@@ -171,9 +172,9 @@ TEST_F(DirectorySyncTest, ARecordWithoutAnIdFailsTheDirectoryAndDeletesNothing)
     ASSERT_EQ(report.failures.size(), 1u);
     EXPECT_NE(report.failures[0].message.find("no usable id"), std::string::npos);
     // the three fake directories left the scope and were removed; directory_1 got nothing
-    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM users WHERE directory_id = 'directory_1'")
-                  .getInt(),
-              0);
+    EXPECT_EQ(
+        db->execAndGet("SELECT COUNT(*) FROM users WHERE directory_id = 'directory_1'").getInt(),
+        0);
     EXPECT_GT(users_before, 0);
 }
 

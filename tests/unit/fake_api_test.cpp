@@ -60,8 +60,8 @@ TEST_F(FakeApiTest, AscendingPagesFollowTheAfterCursorToTheEnd)
         auto const& after = page.at("list_metadata").at("after");
         if (after.is_null())
             break;
-        target = "/directory_users?directory=" + dir + "&limit=7&order=asc&after=" +
-                 std::string(after.as_string());
+        target = "/directory_users?directory=" + dir +
+                 "&limit=7&order=asc&after=" + std::string(after.as_string());
     }
     EXPECT_EQ(all.size(), 20u);
     EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
@@ -76,12 +76,12 @@ TEST_F(FakeApiTest, DescendingAndBeforeCursors)
     EXPECT_TRUE(std::is_sorted(page_ids.rbegin(), page_ids.rend()));
     EXPECT_TRUE(first.at("list_metadata").at("before").is_null());
     auto const next_cursor = std::string(first.at("list_metadata").at("after").as_string());
-    auto const second = body("/directory_users?directory=" + dir + "&limit=5&order=desc&after=" +
-                             next_cursor);
+    auto const second =
+        body("/directory_users?directory=" + dir + "&limit=5&order=desc&after=" + next_cursor);
     // going back from the second page's first item returns the first page
     auto const back_cursor = std::string(second.at("list_metadata").at("before").as_string());
-    auto const back = body("/directory_users?directory=" + dir + "&limit=5&order=desc&before=" +
-                           back_cursor);
+    auto const back =
+        body("/directory_users?directory=" + dir + "&limit=5&order=desc&before=" + back_cursor);
     EXPECT_EQ(ids(back), page_ids);
 }
 

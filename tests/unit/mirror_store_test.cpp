@@ -1,6 +1,5 @@
-#include "store/mirror_store.hpp"
-
 #include "store/database.hpp"
+#include "store/mirror_store.hpp"
 #include "support/model_builders.hpp"
 #include "support/temp_dir.hpp"
 
@@ -13,7 +12,10 @@ using test::at;
 
 namespace {
 
-Progress done() { return {Phase::done, std::nullopt, std::nullopt}; }
+Progress done()
+{
+    return {Phase::done, std::nullopt, std::nullopt};
+}
 
 class MirrorStoreTest : public ::testing::Test {
 protected:
@@ -55,9 +57,9 @@ TEST_F(MirrorStoreTest, FirstMergeInsertsEverythingAndRecordsEachChange)
     EXPECT_EQ(r.groups.upserted, 1);
     EXPECT_EQ(r.memberships.upserted, 1);
     EXPECT_EQ(r.user_count, 2);
-    EXPECT_EQ(changes(), (std::vector<std::string>{"directory directory_1 upsert", "group g1 upsert",
-                                                   "user u1 upsert", "user u2 upsert",
-                                                   "membership u1:g1 upsert"}));
+    EXPECT_EQ(changes(), (std::vector<std::string>{"directory directory_1 upsert",
+                                                   "group g1 upsert", "user u1 upsert",
+                                                   "user u2 upsert", "membership u1:g1 upsert"}));
     EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE email = 'ANA@example.com' COLLATE NOCASE"),
               2);
     EXPECT_EQ(db->execAndGet("SELECT membership_strategy FROM sync_state").getString(),

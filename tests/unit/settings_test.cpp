@@ -1,5 +1,4 @@
 #include "settings/settings.hpp"
-
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -74,8 +73,7 @@ TEST_F(SettingsTest, WrongTypeAndRangeAreNamed)
     EXPECT_NE(load_error("max_concurrent_directories = \"four\"")
                   .find("key 'max_concurrent_directories': expected an integer, got a string"),
               std::string::npos);
-    EXPECT_NE(load_error("max_concurrent_directories = 0").find("out of range"),
-              std::string::npos);
+    EXPECT_NE(load_error("max_concurrent_directories = 0").find("out of range"), std::string::npos);
     EXPECT_NE(load_error("membership_source = \"groups\"").find("'groups' is not one of"),
               std::string::npos);
     EXPECT_NE(load_error("api_url = \"http://api.workos.com\"").find("loopback"),

@@ -39,9 +39,10 @@ TEST(Timestamp, KeepsMicrosecondsAndDropsNanoseconds)
 
 TEST(Timestamp, RejectsMalformedText)
 {
-    for (auto const* bad : {"", "2026-05-02", "2026-13-02T09:15:27Z", "2026-02-30T09:15:27Z",
-                            "2026-05-02T25:15:27Z", "2026-05-02T09:15:27.Z", "2026-05-02T09:15:27+5",
-                            "2026-05-02T09:15:27 UTC", "yesterday", "2026-05-02X09:15:27Z"})
+    for (auto const* bad :
+         {"", "2026-05-02", "2026-13-02T09:15:27Z", "2026-02-30T09:15:27Z", "2026-05-02T25:15:27Z",
+          "2026-05-02T09:15:27.Z", "2026-05-02T09:15:27+5", "2026-05-02T09:15:27 UTC", "yesterday",
+          "2026-05-02X09:15:27Z"})
         EXPECT_FALSE(parse_timestamp(bad)) << bad;
 }
 
