@@ -48,7 +48,9 @@ SELECT u.email, u.first_name, u.last_name, u.state, u.role,
          WHERE m.user_id = u.id) AS groups
 FROM users u ORDER BY u.email LIMIT 5;"
 echo
+email=$(sqlite3 "$db" "SELECT upper(email) FROM users ORDER BY id LIMIT 1")
+group=$(sqlite3 "$db" "SELECT name FROM groups ORDER BY id LIMIT 1")
 echo "== query it yourself"
-echo "   sqlite3 $db \"SELECT email, state FROM users WHERE email = 'ana.ruiz.7@corp2.example' COLLATE NOCASE\""
-echo "   sqlite3 $db \"SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id WHERE g.name = 'SRE 1'\""
+echo "   sqlite3 $db \"SELECT id, email, state FROM users WHERE email = '$email' COLLATE NOCASE\""
+echo "   sqlite3 $db \"SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id WHERE g.name = '$group'\""
 echo "   sqlite3 $db \"SELECT seq, entity, entity_id, op FROM changes ORDER BY seq DESC LIMIT 5\""

@@ -10,19 +10,34 @@
 
 namespace test {
 
-inline std::string const& cert_dir()
-{
-    static std::string const dir = [] {
+// Made on first use, removed when the test process exits.
+class CertDir {
+public:
+    CertDir()
+    {
         std::string pattern = (std::filesystem::temp_directory_path() / "dirsync-certs-XXXXXX");
         if (::mkdtemp(pattern.data()) == nullptr)
             throw std::runtime_error("mkdtemp failed");
-        std::string const cmd = std::string("bash '") + DIRSYNC_MAKE_CERTS + "' '" + pattern + "'";
+        path_ = pattern;
+        std::string const cmd = std::string("bash '") + DIRSYNC_MAKE_CERTS + "' '" + path_ + "'";
         if (std::system(cmd.c_str()) != 0)
             throw std::runtime_error("could not make test certificates: " + cmd);
-        std::atexit([] { std::filesystem::remove_all(cert_dir()); });
-        return pattern;
-    }();
-    return dir;
+    }
+    ~CertDir()
+    {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    std::string const& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+inline std::string const& cert_dir()
+{
+    static CertDir const dir;
+    return dir.path();
 }
 
 inline std::string cert(std::string const& name)
