@@ -1,75 +1,12 @@
 #include "store/mirror_store.hpp"
 
+#include "store/store_sql.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
 namespace dirsync::store {
-namespace {
-
-// The live tables that a full sync replaces row by row, and their staging twins. The merge SQL is
-// generated from these lists (identifiers only; every value is bound).
-struct EntityTable {
-    char const* live;
-    char const* staged;
-    char const* entity; // value of changes.entity
-    std::vector<char const*> columns;
-};
-
-EntityTable const users_table{"users",
-                              "staged_users",
-                              "user",
-                              {"id", "directory_id", "organization_id", "idp_id", "email",
-                               "first_name", "last_name", "state", "role", "custom_attributes",
-                               "raw_attributes", "created_at", "updated_at", "raw_json",
-                               "updated_at_us"}};
-
-EntityTable const groups_table{"groups",
-                               "staged_groups",
-                               "group",
-                               {"id", "directory_id", "organization_id", "idp_id", "name",
-                                "raw_attributes", "created_at", "updated_at", "raw_json",
-                                "updated_at_us"}};
-
-std::string join(std::vector<char const*> const& cols, char const* prefix, char const* sep = ", ")
-{
-    std::string out;
-    for (auto const* c : cols) {
-        if (!out.empty())
-            out += sep;
-        out += prefix;
-        out += c;
-    }
-    return out;
-}
-
-std::string update_list(std::vector<char const*> const& cols)
-{
-    std::string out;
-    for (auto const* c : cols) {
-        if (std::string_view(c) == "id")
-            continue;
-        if (!out.empty())
-            out += ", ";
-        out += fmt::format("{0} = excluded.{0}", c);
-    }
-    return out;
-}
-
-void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string> const& v)
-{
-    if (v)
-        st.bind(name, *v);
-    else
-        st.bind(name);
-}
-
-void rearm(SQLite::Statement& st)
-{
-    st.reset();
-    st.clearBindings();
-}
-
-} // namespace
+using namespace sql;
 
 char const* phase_name(Phase p)
 {
@@ -87,6 +24,7 @@ char const* phase_name(Phase p)
 }
 
 namespace {
+
 Phase phase_from(std::string const& s)
 {
     if (s == "users")
@@ -97,6 +35,172 @@ Phase phase_from(std::string const& s)
         return Phase::done;
     return Phase::groups;
 }
+
+void keep(SQLite::Statement& st, std::string const& directory_id, std::span<std::string const> ids)
+{
+    for (auto const& id : ids) {
+        rearm(st);
+        st.bind(":id", id);
+        st.bind(":dir", directory_id);
+        st.exec();
+    }
+}
+
+std::vector<std::string> ids_after(SQLite::Database& db, char const* table, std::string const& dir,
+                                   std::optional<std::string> const& from, bool inclusive,
+                                   int limit)
+{
+    SQLite::Statement q(db, fmt::format("SELECT id FROM {} WHERE directory_id = :dir AND "
+                                        "(:from IS NULL OR id {} :from) ORDER BY id LIMIT :limit",
+                                        table, inclusive ? ">=" : ">"));
+    q.bind(":dir", dir);
+    bind_opt(q, ":from", from);
+    q.bind(":limit", limit);
+    std::vector<std::string> out;
+    while (q.executeStep())
+        out.push_back(q.getColumn(0).getString());
+    return out;
+}
+
+// --- the merge ---
+//
+// Events keep arriving while a directory is listed (daemon mode). What an event changed after the
+// listing began is newer than the snapshot, so the merge leaves alone every object with a change
+// row in (:start_seq, :merge_seq]: the window between begin_staging and the merge's own writes.
+// An object deleted by an event (a tombstone as new as the staged copy) is not brought back.
+
+std::string touched_by_event(char const* entity, char const* id_expr)
+{
+    return fmt::format("EXISTS (SELECT 1 FROM changes c WHERE c.entity_id = {} AND c.entity = "
+                       "'{}' AND c.seq > :start_seq AND c.seq <= :merge_seq)",
+                       id_expr, entity);
+}
+
+struct MergeWindow {
+    std::int64_t start_seq;
+    std::int64_t merge_seq;
+};
+
+int run_merge(SQLite::Database& db, std::string const& statement, std::string const& dir,
+              std::string const& now, MergeWindow w)
+{
+    SQLite::Statement st(db, statement);
+    st.bind(":dir", dir);
+    if (statement.find(":now") != std::string::npos)
+        st.bind(":now", now);
+    if (statement.find(":start_seq") != std::string::npos) {
+        st.bind(":start_seq", w.start_seq);
+        st.bind(":merge_seq", w.merge_seq);
+    }
+    return st.exec();
+}
+
+// Upserts the staged rows of one entity type that are new or changed, recording each in
+// `changes`. A live row with a newer updated_at is left alone.
+int merge_upserts(SQLite::Database& db, EntityTable const& t, std::string const& dir,
+                  std::string const& now, MergeWindow w)
+{
+    auto const eligible = fmt::format(
+        "s.directory_id = :dir AND s.raw_json IS NOT NULL AND NOT {0} AND NOT EXISTS (SELECT 1 "
+        "FROM tombstones tb WHERE tb.entity = '{1}' AND tb.id = s.id AND tb.updated_at_us >= "
+        "s.updated_at_us)",
+        touched_by_event(t.entity, "s.id"), t.entity);
+    run_merge(db,
+              fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                          "SELECT :now, :dir, '{2}', s.id, 'upsert' FROM {1} s LEFT JOIN {0} t "
+                          "ON t.id = s.id WHERE {3} AND (t.id IS NULL OR (t.raw_json IS NOT "
+                          "s.raw_json AND s.updated_at_us >= t.updated_at_us)) ORDER BY s.id",
+                          t.live, t.staged, t.entity, eligible),
+              dir, now, w);
+    return run_merge(db,
+                     fmt::format("INSERT INTO {0} ({2}) SELECT {4} FROM {1} s WHERE {5} "
+                                 "ON CONFLICT (id) DO UPDATE SET {3} "
+                                 "WHERE {0}.raw_json IS NOT excluded.raw_json "
+                                 "AND excluded.updated_at_us >= {0}.updated_at_us",
+                                 t.live, t.staged, column_list(t.columns, ""),
+                                 update_list(t.columns), column_list(t.columns, "s."), eligible),
+                     dir, now, w);
+}
+
+// Deletes the live rows of the directory that were not staged (and that no event touched since
+// the listing began), recording each in `changes`.
+int merge_deletes(SQLite::Database& db, EntityTable const& t, std::string const& dir,
+                  std::string const& now, MergeWindow w)
+{
+    auto const id = fmt::format("{}.id", t.live);
+    auto const missing = fmt::format("{0}.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM {1} s "
+                                     "WHERE s.id = {0}.id) AND NOT {2}",
+                                     t.live, t.staged, touched_by_event(t.entity, id.c_str()));
+    run_merge(db,
+              fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                          "SELECT :now, :dir, '{1}', id, 'delete' FROM {0} WHERE {2} ORDER BY id",
+                          t.live, t.entity, missing),
+              dir, now, w);
+    return run_merge(db, fmt::format("DELETE FROM {} WHERE {}", t.live, missing), dir, now, w);
+}
+
+// A staged membership counts when both ends were staged for this directory and exist live.
+constexpr char const* valid_staged_membership =
+    "sm.directory_id = :dir "
+    "AND EXISTS (SELECT 1 FROM staged_users su WHERE su.id = sm.user_id AND su.directory_id = "
+    ":dir) "
+    "AND EXISTS (SELECT 1 FROM staged_groups sg WHERE sg.id = sm.group_id "
+    "            AND sg.directory_id = :dir) "
+    "AND EXISTS (SELECT 1 FROM users u WHERE u.id = sm.user_id) "
+    "AND EXISTS (SELECT 1 FROM groups g WHERE g.id = sm.group_id)";
+
+EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir, std::string const& now,
+                               MergeWindow w)
+{
+    EntityCounts counts;
+    auto const is_new = fmt::format(
+        "{} AND NOT {} AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = sm.user_id "
+        "AND m.group_id = sm.group_id)",
+        valid_staged_membership,
+        touched_by_event("membership", "sm.user_id || ':' || sm.group_id"));
+    run_merge(db,
+              fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                          "SELECT :now, :dir, 'membership', sm.user_id || ':' || sm.group_id, "
+                          "'upsert' FROM staged_memberships sm WHERE {} "
+                          "ORDER BY sm.user_id, sm.group_id",
+                          is_new),
+              dir, now, w);
+    counts.upserted =
+        run_merge(db,
+                  fmt::format("INSERT INTO memberships (user_id, group_id, directory_id) "
+                              "SELECT sm.user_id, sm.group_id, :dir "
+                              "FROM staged_memberships sm WHERE {}",
+                              is_new),
+                  dir, now, w);
+
+    auto const gone = fmt::format(
+        "m.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM staged_memberships sm "
+        "WHERE sm.user_id = m.user_id AND sm.group_id = m.group_id AND {}) AND NOT {}",
+        valid_staged_membership, touched_by_event("membership", "m.user_id || ':' || m.group_id"));
+    run_merge(db,
+              fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                          "SELECT :now, :dir, 'membership', m.user_id || ':' || m.group_id, "
+                          "'delete' FROM memberships m WHERE {} ORDER BY m.user_id, m.group_id",
+                          gone),
+              dir, now, w);
+    counts.deleted =
+        run_merge(db, fmt::format("DELETE FROM memberships AS m WHERE {}", gone), dir, now, w);
+    // A user or group the snapshot kept because an event touched it may have lost its other end
+    // to this merge; never leave such a membership behind.
+    counts.deleted += run_merge(
+        db,
+        "DELETE FROM memberships AS m WHERE m.directory_id = :dir AND (NOT EXISTS (SELECT 1 FROM "
+        "users u WHERE u.id = m.user_id) OR NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = "
+        "m.group_id))",
+        dir, now, w);
+    return counts;
+}
+
+std::int64_t max_change_seq(SQLite::Database& db)
+{
+    return db.execAndGet("SELECT COALESCE(MAX(seq), 0) FROM changes").getInt64();
+}
+
 } // namespace
 
 struct MirrorStore::Statements {
@@ -109,10 +213,11 @@ struct MirrorStore::Statements {
 
     explicit Statements(SQLite::Database& db)
         : stage_user(db, fmt::format("INSERT OR REPLACE INTO staged_users ({}) VALUES ({})",
-                                     join(users_table.columns, ""), join(users_table.columns, ":")))
-        , stage_group(db,
-                      fmt::format("INSERT OR REPLACE INTO staged_groups ({}) VALUES ({})",
-                                  join(groups_table.columns, ""), join(groups_table.columns, ":")))
+                                     column_list(users_table.columns, ""),
+                                     column_list(users_table.columns, ":")))
+        , stage_group(db, fmt::format("INSERT OR REPLACE INTO staged_groups ({}) VALUES ({})",
+                                      column_list(groups_table.columns, ""),
+                                      column_list(groups_table.columns, ":")))
         , keep_user(db, "INSERT OR IGNORE INTO staged_users (id, directory_id) VALUES (:id, :dir)")
         , keep_group(db,
                      "INSERT OR IGNORE INTO staged_groups (id, directory_id) VALUES (:id, :dir)")
@@ -153,27 +258,16 @@ std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory
     return run;
 }
 
-namespace {
-void clear_staging(SQLite::Database& db, std::string const& directory_id)
-{
-    for (char const* table :
-         {"staged_memberships", "staged_users", "staged_groups", "staging_runs"}) {
-        SQLite::Statement del(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table));
-        del.bind(":dir", directory_id);
-        del.exec();
-    }
-}
-} // namespace
-
 void MirrorStore::begin_staging(std::string const& directory_id, Timestamp const& started_at)
 {
     SQLite::Transaction tx(db_);
     clear_staging(db_, directory_id);
     SQLite::Statement ins(db_, "INSERT INTO staging_runs (directory_id, started_at, started_at_us, "
-                               "phase) VALUES (:dir, :at, :us, 'groups')");
+                               "phase, start_seq) VALUES (:dir, :at, :us, 'groups', :seq)");
     ins.bind(":dir", directory_id);
     ins.bind(":at", started_at.text);
     ins.bind(":us", started_at.micros);
+    ins.bind(":seq", max_change_seq(db_));
     ins.exec();
     tx.commit();
 }
@@ -192,18 +286,6 @@ void MirrorStore::set_progress(std::string const& directory_id, Progress const& 
         throw std::logic_error("set_progress: no staging run for directory " + directory_id);
 }
 
-namespace {
-void keep(SQLite::Statement& st, std::string const& directory_id, std::span<std::string const> ids)
-{
-    for (auto const& id : ids) {
-        rearm(st);
-        st.bind(":id", id);
-        st.bind(":dir", directory_id);
-        st.exec();
-    }
-}
-} // namespace
-
 void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group const> groups,
                                std::span<std::string const> kept_ids, Progress const& next)
 {
@@ -211,16 +293,8 @@ void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group 
     auto& st = st_->stage_group;
     for (auto const& g : groups) {
         rearm(st);
-        st.bind(":id", g.id);
+        bind_group(st, g);
         st.bind(":directory_id", directory_id);
-        bind_opt(st, ":organization_id", g.organization_id);
-        bind_opt(st, ":idp_id", g.idp_id);
-        st.bind(":name", g.name);
-        bind_opt(st, ":raw_attributes", g.raw_attributes);
-        st.bind(":created_at", g.created_at.text);
-        st.bind(":updated_at", g.updated_at.text);
-        st.bind(":raw_json", g.raw_json);
-        st.bind(":updated_at_us", g.updated_at.micros);
         st.exec();
     }
     keep(st_->keep_group, directory_id, kept_ids);
@@ -236,21 +310,8 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
     auto& st = st_->stage_user;
     for (auto const& u : users) {
         rearm(st);
-        st.bind(":id", u.id);
+        bind_user(st, u);
         st.bind(":directory_id", directory_id);
-        bind_opt(st, ":organization_id", u.organization_id);
-        bind_opt(st, ":idp_id", u.idp_id);
-        bind_opt(st, ":email", u.email);
-        bind_opt(st, ":first_name", u.first_name);
-        bind_opt(st, ":last_name", u.last_name);
-        st.bind(":state", u.state);
-        bind_opt(st, ":role", u.role);
-        bind_opt(st, ":custom_attributes", u.custom_attributes);
-        bind_opt(st, ":raw_attributes", u.raw_attributes);
-        st.bind(":created_at", u.created_at.text);
-        st.bind(":updated_at", u.updated_at.text);
-        st.bind(":raw_json", u.raw_json);
-        st.bind(":updated_at_us", u.updated_at.micros);
         st.exec();
     }
     keep(st_->keep_user, directory_id, kept_ids);
@@ -272,33 +333,6 @@ void MirrorStore::stage_memberships(std::string const& directory_id,
 {
     stage_users(directory_id, {}, {}, memberships, next);
 }
-
-namespace {
-std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir)
-{
-    SQLite::Statement q(db,
-                        fmt::format("SELECT COUNT(*) FROM {} WHERE directory_id = :dir", table));
-    q.bind(":dir", dir);
-    q.executeStep();
-    return q.getColumn(0).getInt64();
-}
-
-std::vector<std::string> ids_after(SQLite::Database& db, char const* table, std::string const& dir,
-                                   std::optional<std::string> const& from, bool inclusive,
-                                   int limit)
-{
-    SQLite::Statement q(db, fmt::format("SELECT id FROM {} WHERE directory_id = :dir AND "
-                                        "(:from IS NULL OR id {} :from) ORDER BY id LIMIT :limit",
-                                        table, inclusive ? ">=" : ">"));
-    q.bind(":dir", dir);
-    bind_opt(q, ":from", from);
-    q.bind(":limit", limit);
-    std::vector<std::string> out;
-    while (q.executeStep())
-        out.push_back(q.getColumn(0).getString());
-    return out;
-}
-} // namespace
 
 std::int64_t MirrorStore::staged_user_count(std::string const& directory_id)
 {
@@ -324,134 +358,6 @@ std::vector<std::string> MirrorStore::staged_user_ids(std::string const& directo
     return ids_after(db_, "staged_users", directory_id, from, inclusive, limit);
 }
 
-namespace {
-
-// Runs `sql` with :dir and :now bound (when present) and returns the number of changed rows.
-int run(SQLite::Database& db, std::string const& sql, std::string const& dir,
-        std::string const& now)
-{
-    SQLite::Statement st(db, sql);
-    st.bind(":dir", dir);
-    if (sql.find(":now") != std::string::npos)
-        st.bind(":now", now);
-    return st.exec();
-}
-
-// Upserts the staged rows of one entity type that are new or changed, recording each in
-// `changes`. A live row with a newer updated_at (written from an event) is left alone.
-int merge_upserts(SQLite::Database& db, EntityTable const& t, std::string const& dir,
-                  std::string const& now)
-{
-    run(db,
-        fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-                    "SELECT :now, :dir, '{2}', s.id, 'upsert' FROM {1} s LEFT JOIN {0} t "
-                    "ON t.id = s.id WHERE s.directory_id = :dir AND s.raw_json IS NOT NULL "
-                    "AND (t.id IS NULL OR (t.raw_json IS NOT s.raw_json "
-                    "AND s.updated_at_us >= t.updated_at_us)) ORDER BY s.id",
-                    t.live, t.staged, t.entity),
-        dir, now);
-    return run(db,
-               fmt::format("INSERT INTO {0} ({2}) SELECT {2} FROM {1} "
-                           "WHERE directory_id = :dir AND raw_json IS NOT NULL "
-                           "ON CONFLICT (id) DO UPDATE SET {3} "
-                           "WHERE {0}.raw_json IS NOT excluded.raw_json "
-                           "AND excluded.updated_at_us >= {0}.updated_at_us",
-                           t.live, t.staged, join(t.columns, ""), update_list(t.columns)),
-               dir, now);
-}
-
-// Deletes the live rows of the directory that were not staged, recording each in `changes`.
-int merge_deletes(SQLite::Database& db, EntityTable const& t, std::string const& dir,
-                  std::string const& now)
-{
-    auto const missing = fmt::format("{0}.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM {1} s "
-                                     "WHERE s.id = {0}.id)",
-                                     t.live, t.staged);
-    run(db,
-        fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-                    "SELECT :now, :dir, '{1}', id, 'delete' FROM {0} WHERE {2} ORDER BY id",
-                    t.live, t.entity, missing),
-        dir, now);
-    return run(db, fmt::format("DELETE FROM {} WHERE {}", t.live, missing), dir, now);
-}
-
-// A staged membership is kept when both ends were staged for this directory and exist live.
-constexpr char const* valid_staged_membership =
-    "sm.directory_id = :dir "
-    "AND EXISTS (SELECT 1 FROM staged_users su WHERE su.id = sm.user_id AND su.directory_id = "
-    ":dir) "
-    "AND EXISTS (SELECT 1 FROM staged_groups sg WHERE sg.id = sm.group_id "
-    "            AND sg.directory_id = :dir) "
-    "AND EXISTS (SELECT 1 FROM users u WHERE u.id = sm.user_id) "
-    "AND EXISTS (SELECT 1 FROM groups g WHERE g.id = sm.group_id)";
-
-EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir, std::string const& now)
-{
-    EntityCounts counts;
-    auto const is_new = fmt::format("{} AND NOT EXISTS (SELECT 1 FROM memberships m "
-                                    "WHERE m.user_id = sm.user_id AND m.group_id = sm.group_id)",
-                                    valid_staged_membership);
-    run(db,
-        fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-                    "SELECT :now, :dir, 'membership', sm.user_id || ':' || sm.group_id, 'upsert' "
-                    "FROM staged_memberships sm WHERE {} ORDER BY sm.user_id, sm.group_id",
-                    is_new),
-        dir, now);
-    counts.upserted = run(db,
-                          fmt::format("INSERT INTO memberships (user_id, group_id, directory_id) "
-                                      "SELECT sm.user_id, sm.group_id, :dir "
-                                      "FROM staged_memberships sm WHERE {}",
-                                      is_new),
-                          dir, now);
-
-    auto const gone =
-        fmt::format("m.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM staged_memberships sm "
-                    "WHERE sm.user_id = m.user_id AND sm.group_id = m.group_id AND {})",
-                    valid_staged_membership);
-    run(db,
-        fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-                    "SELECT :now, :dir, 'membership', m.user_id || ':' || m.group_id, 'delete' "
-                    "FROM memberships m WHERE {} ORDER BY m.user_id, m.group_id",
-                    gone),
-        dir, now);
-    counts.deleted = run(db, fmt::format("DELETE FROM memberships AS m WHERE {}", gone), dir, now);
-    return counts;
-}
-
-bool upsert_directory(SQLite::Database& db, Directory const& d, std::string const& now)
-{
-    SQLite::Statement up(
-        db, "INSERT INTO directories (id, organization_id, name, domain, type, state, created_at, "
-            "updated_at, raw_json, updated_at_us) VALUES (:id, :org, :name, :domain, :type, "
-            ":state, :created, :updated, :raw, :us) ON CONFLICT (id) DO UPDATE SET "
-            "organization_id = excluded.organization_id, name = excluded.name, "
-            "domain = excluded.domain, type = excluded.type, state = excluded.state, "
-            "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-            "raw_json = excluded.raw_json, updated_at_us = excluded.updated_at_us "
-            "WHERE directories.raw_json IS NOT excluded.raw_json "
-            "AND excluded.updated_at_us >= directories.updated_at_us");
-    up.bind(":id", d.id);
-    bind_opt(up, ":org", d.organization_id);
-    bind_opt(up, ":name", d.name);
-    bind_opt(up, ":domain", d.domain);
-    bind_opt(up, ":type", d.type);
-    up.bind(":state", d.state);
-    up.bind(":created", d.created_at.text);
-    up.bind(":updated", d.updated_at.text);
-    up.bind(":raw", d.raw_json);
-    up.bind(":us", d.updated_at.micros);
-    if (up.exec() == 0)
-        return false;
-    SQLite::Statement change(db, "INSERT INTO changes (changed_at, directory_id, entity, "
-                                 "entity_id, op) VALUES (:now, :id, 'directory', :id, 'upsert')");
-    change.bind(":now", now);
-    change.bind(":id", d.id);
-    change.exec();
-    return true;
-}
-
-} // namespace
-
 MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord const& record,
                                          std::string const& now)
 {
@@ -462,12 +368,17 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
 
     MergeResult result;
     SQLite::Transaction tx(db_);
+    SQLite::Statement start(db_, "SELECT start_seq FROM staging_runs WHERE directory_id = :dir");
+    start.bind(":dir", dir);
+    start.executeStep();
+    MergeWindow const w{start.getColumn(0).getInt64(), max_change_seq(db_)};
+
     result.directory_changed = upsert_directory(db_, directory, now);
-    result.groups.upserted = merge_upserts(db_, groups_table, dir, now);
-    result.users.upserted = merge_upserts(db_, users_table, dir, now);
-    result.memberships = merge_memberships(db_, dir, now);
-    result.users.deleted = merge_deletes(db_, users_table, dir, now);
-    result.groups.deleted = merge_deletes(db_, groups_table, dir, now);
+    result.groups.upserted = merge_upserts(db_, groups_table, dir, now, w);
+    result.users.upserted = merge_upserts(db_, users_table, dir, now, w);
+    result.memberships = merge_memberships(db_, dir, now, w);
+    result.users.deleted = merge_deletes(db_, users_table, dir, now, w);
+    result.groups.deleted = merge_deletes(db_, groups_table, dir, now, w);
     clear_staging(db_, dir);
 
     result.user_count = count_where(db_, "users", dir);
@@ -501,27 +412,7 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
 bool MirrorStore::delete_directory(std::string const& directory_id, std::string const& now)
 {
     SQLite::Transaction tx(db_);
-    SQLite::Statement probe(db_, "SELECT 1 FROM directories WHERE id = :dir");
-    probe.bind(":dir", directory_id);
-    bool const mirrored = probe.executeStep();
-    probe.reset();
-
-    auto const record = [&](char const* sql) { run(db_, sql, directory_id, now); };
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'membership', user_id || ':' || group_id, 'delete' "
-           "FROM memberships WHERE directory_id = :dir ORDER BY user_id, group_id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'user', id, 'delete' FROM users WHERE directory_id = :dir "
-           "ORDER BY id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'group', id, 'delete' FROM groups WHERE directory_id = :dir "
-           "ORDER BY id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'directory', id, 'delete' FROM directories WHERE id = :dir");
-    for (char const* table : {"memberships", "users", "groups", "sync_state"})
-        run(db_, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table), directory_id, now);
-    run(db_, "DELETE FROM directories WHERE id = :dir", directory_id, now);
-    clear_staging(db_, directory_id);
+    bool const mirrored = delete_directory_rows(db_, directory_id, now);
     tx.commit();
     return mirrored;
 }
@@ -532,6 +423,31 @@ std::vector<std::string> MirrorStore::directory_ids()
     std::vector<std::string> out;
     while (q.executeStep())
         out.push_back(q.getColumn(0).getString());
+    return out;
+}
+
+std::vector<MirrorStore::DirectoryStatus> MirrorStore::directory_status()
+{
+    SQLite::Statement q(
+        db_, "WITH ids AS (SELECT id FROM directories UNION SELECT directory_id FROM sync_state) "
+             "SELECT ids.id, COALESCE(d.name, ''), "
+             "(SELECT COUNT(*) FROM users u WHERE u.directory_id = ids.id), "
+             "(SELECT COUNT(*) FROM groups g WHERE g.directory_id = ids.id), "
+             "(SELECT COUNT(*) FROM memberships m WHERE m.directory_id = ids.id), "
+             "s.full_sync_finished_at, s.membership_strategy, s.last_error, s.last_error_at, "
+             "EXISTS (SELECT 1 FROM staging_runs r WHERE r.directory_id = ids.id) "
+             "FROM ids LEFT JOIN directories d ON d.id = ids.id "
+             "LEFT JOIN sync_state s ON s.directory_id = ids.id ORDER BY ids.id");
+    auto opt = [&](int i) {
+        return q.getColumn(i).isNull() ? std::nullopt
+                                       : std::optional<std::string>(q.getColumn(i).getString());
+    };
+    std::vector<DirectoryStatus> out;
+    while (q.executeStep())
+        out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
+                       q.getColumn(2).getInt64(), q.getColumn(3).getInt64(),
+                       q.getColumn(4).getInt64(), opt(5), opt(6), opt(7), opt(8),
+                       q.getColumn(9).getInt() != 0});
     return out;
 }
 

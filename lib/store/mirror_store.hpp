@@ -101,6 +101,16 @@ public:
     // recording every deletion in `changes`. Returns false when it was not mirrored.
     bool delete_directory(std::string const& directory_id, std::string const& now);
     std::vector<std::string> directory_ids();
+
+    // One line of facts per directory known to sync_state or directories, for status reports.
+    struct DirectoryStatus {
+        std::string id;
+        std::string name;
+        std::int64_t users = 0, groups = 0, memberships = 0;
+        std::optional<std::string> full_sync_finished_at, strategy, last_error, last_error_at;
+        bool staging = false; // a full sync is in progress or was interrupted
+    };
+    std::vector<DirectoryStatus> directory_status();
     void record_error(std::string const& directory_id, std::string const& message,
                       std::string const& now);
 

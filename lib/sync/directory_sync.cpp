@@ -88,6 +88,8 @@ public:
 
     void report_progress(bool force = false)
     {
+        if (svc.on_progress)
+            svc.on_progress();
         auto const now = Clock::now();
         if (!force && now - last_report < options.progress_interval)
             return;

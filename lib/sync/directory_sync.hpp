@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace spdlog {
@@ -42,6 +43,7 @@ struct SyncServices {
     api::ApiClient& api;
     store::MirrorStore& store;
     spdlog::logger& log;
+    std::function<void()> on_progress{}; // called after every stored page (systemd, watchdog)
 };
 
 // Throws ApiError / TransportError / SQLite::Exception / SyncError; the staging keeps every page

@@ -73,27 +73,13 @@ asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, Scope scope
 
 } // namespace
 
-asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions options)
+namespace {
+
+// Syncs the directories with at most options.max_concurrent_directories at once. Workers take
+// directories from a shared index; one io_context thread, so no lock.
+asio::awaitable<void> sync_all(SyncServices svc, FullSyncOptions const& options,
+                               std::vector<Directory> const& directories, FullSyncReport& report)
 {
-    FullSyncReport report;
-    auto const directories = co_await list_scope(svc, options.scope);
-    svc.log.info("full sync: {} directories in scope", directories.size());
-
-    // Directories mirrored but no longer listed are gone upstream (or left the scope).
-    std::set<std::string> listed;
-    for (auto const& d : directories)
-        listed.insert(d.id);
-    for (auto const& id : svc.store.directory_ids()) {
-        if (listed.count(id))
-            continue;
-        svc.store.delete_directory(id, now_text());
-        svc.log.info("directory {}: gone upstream or out of scope; removed from the mirror with "
-                     "everything under it",
-                     id);
-        report.removed.push_back(id);
-    }
-
-    // Workers take directories from a shared index; one io_context thread, so no lock.
     std::size_t next = 0;
     auto worker = [&]() -> asio::awaitable<void> {
         while (next < directories.size()) {
@@ -142,9 +128,72 @@ asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions 
     for (auto const& e : errors)
         if (e)
             std::rethrow_exception(e);
-
     std::sort(report.synced.begin(), report.synced.end());
+}
+
+void remove_directory(SyncServices svc, std::string const& id, char const* why,
+                      FullSyncReport& report)
+{
+    if (!svc.store.delete_directory(id, now_text()))
+        return;
+    svc.log.info("directory {}: {}; removed from the mirror with everything under it", id, why);
+    report.removed.push_back(id);
+}
+
+} // namespace
+
+asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions options)
+{
+    FullSyncReport report;
+    auto const directories = co_await list_scope(svc, options.scope);
+    svc.log.info("full sync: {} directories in scope", directories.size());
+
+    // Directories mirrored but no longer listed are gone upstream (or left the scope).
+    std::set<std::string> listed;
+    for (auto const& d : directories)
+        listed.insert(d.id);
+    for (auto const& id : svc.store.directory_ids())
+        if (!listed.count(id))
+            remove_directory(svc, id, "gone upstream or out of scope", report);
+
+    co_await sync_all(svc, options, directories, report);
     co_return report;
+}
+
+asio::awaitable<FullSyncReport> run_directory_syncs(SyncServices svc, FullSyncOptions options,
+                                                    std::vector<std::string> directory_ids)
+{
+    FullSyncReport report;
+    std::vector<Directory> directories;
+    std::sort(directory_ids.begin(), directory_ids.end());
+    directory_ids.erase(std::unique(directory_ids.begin(), directory_ids.end()),
+                        directory_ids.end());
+    for (auto const& id : directory_ids) {
+        auto d = co_await svc.api.get_directory(id);
+        if (!d) {
+            remove_directory(svc, id, "gone upstream", report);
+            continue;
+        }
+        if (!in_scope(options.scope, d->id, d->organization_id)) {
+            svc.log.debug("directory {}: not in scope, not synced", id);
+            continue;
+        }
+        directories.push_back(std::move(*d));
+    }
+    co_await sync_all(svc, options, directories, report);
+    co_return report;
+}
+
+bool in_scope(Scope const& scope, std::string const& directory_id,
+              std::optional<std::string> const& organization_id)
+{
+    if (!scope.directories.empty())
+        return std::find(scope.directories.begin(), scope.directories.end(), directory_id) !=
+               scope.directories.end();
+    if (!scope.organizations.empty())
+        return organization_id && std::find(scope.organizations.begin(), scope.organizations.end(),
+                                            *organization_id) != scope.organizations.end();
+    return true;
 }
 
 } // namespace dirsync::sync

@@ -43,4 +43,15 @@ struct FullSyncReport {
 boost::asio::awaitable<FullSyncReport> run_full_sync(SyncServices services,
                                                      FullSyncOptions options);
 
+// A full sync of just these directories (announced by events): each is read with
+// GET /directories/{id}; one that is gone is removed from the mirror, one out of scope is
+// skipped; other directories are left alone.
+boost::asio::awaitable<FullSyncReport> run_directory_syncs(SyncServices services,
+                                                           FullSyncOptions options,
+                                                           std::vector<std::string> directory_ids);
+
+// True when a directory (of this organization, when known) is in `scope` (empty scope: all).
+bool in_scope(Scope const& scope, std::string const& directory_id,
+              std::optional<std::string> const& organization_id);
+
 } // namespace dirsync::sync

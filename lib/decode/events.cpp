@@ -1,0 +1,154 @@
+#include "decode/events.hpp"
+
+#include "decode/object_decoders.hpp"
+#include "decode/timestamp.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace dirsync::decode {
+namespace json = boost::json;
+
+bool is_known_event_type(std::string_view type)
+{
+    for (auto const* t : default_event_types)
+        if (type == t)
+            return true;
+    return type == "dsync.deactivated" || type == "dsync.token.created" ||
+           type == "dsync.token.revoked";
+}
+
+namespace {
+
+// Update events carry `previous_attributes` next to the snapshot: keep only the snapshot.
+json::object without_previous(json::object const& data)
+{
+    json::object copy = data;
+    copy.erase("previous_attributes");
+    return copy;
+}
+
+std::optional<std::string> string_field(json::object const& o, char const* key)
+{
+    auto const* v = o.if_contains(key);
+    return v && v->is_string() ? std::optional<std::string>(v->get_string()) : std::nullopt;
+}
+
+// Decodes `data` for `type` into the event's payload; returns the reason it cannot.
+std::optional<std::string> decode_payload(std::string const& type, json::object const& data,
+                                          Event& ev)
+{
+    if (type == "dsync.activated" || type == "dsync.deleted" || type == "dsync.deactivated") {
+        Directory d;
+        if (auto why = decode_directory(without_previous(data), d))
+            return why;
+        ev.directory_id = d.id;
+        ev.payload = std::move(d);
+        return std::nullopt;
+    }
+    if (type.rfind("dsync.user.", 0) == 0) {
+        User u;
+        if (auto why = decode_user(without_previous(data), u))
+            return why;
+        ev.directory_id = u.directory_id;
+        ev.payload = std::move(u);
+        return std::nullopt;
+    }
+    if (type == "dsync.group.user_added" || type == "dsync.group.user_removed") {
+        auto const* user = data.if_contains("user");
+        auto const* group = data.if_contains("group");
+        if (user == nullptr || !user->is_object())
+            return std::string("field 'user' is missing or not an object");
+        if (group == nullptr || !group->is_object())
+            return std::string("field 'group' is missing or not an object");
+        MembershipEvent m;
+        if (auto why = decode_user(user->get_object(), m.user))
+            return why;
+        if (auto why = decode_group(group->get_object(), m.group))
+            return why;
+        m.directory_id = string_field(data, "directory_id").value_or(m.group.directory_id);
+        ev.directory_id = m.directory_id;
+        ev.payload = std::move(m);
+        return std::nullopt;
+    }
+    if (type.rfind("dsync.group.", 0) == 0) {
+        Group g;
+        if (auto why = decode_group(without_previous(data), g))
+            return why;
+        ev.directory_id = g.directory_id;
+        ev.payload = std::move(g);
+        return std::nullopt;
+    }
+    // token events and unknown types: no effect on the mirror
+    ev.directory_id = string_field(data, "directory_id");
+    return std::nullopt;
+}
+
+std::optional<std::string> decode_event(json::object const& obj, Event& ev)
+{
+    auto const id = string_field(obj, "id");
+    if (!id || id->empty())
+        return std::string("event: field 'id' is missing or not a string");
+    ev.id = *id;
+    auto const type = string_field(obj, "event");
+    if (!type)
+        return fmt::format("event {}: field 'event' is missing or not a string", ev.id);
+    ev.type = *type;
+    auto const created = string_field(obj, "created_at");
+    auto const micros = created ? parse_timestamp(*created) : std::nullopt;
+    if (!micros)
+        return fmt::format("event {}: field 'created_at' is missing or not a timestamp", ev.id);
+    ev.created_at = {*created, *micros};
+    auto const* data = obj.if_contains("data");
+    if (data == nullptr || !data->is_object())
+        return fmt::format("event {} ({}): field 'data' is missing or not an object", ev.id,
+                           ev.type);
+    if (auto why = decode_payload(ev.type, data->get_object(), ev))
+        return fmt::format("event {} ({}): {}", ev.id, ev.type, *why);
+    return std::nullopt;
+}
+
+} // namespace
+
+Decoded<EventPage> parse_event_page(std::string_view body)
+{
+    auto parsed = parse_json(body);
+    if (!parsed)
+        return parsed.error();
+    auto const* root = parsed->if_object();
+    if (root == nullptr)
+        return DecodeError{"$", "expected a list object"};
+    auto const* data = root->if_contains("data");
+    if (data == nullptr || !data->is_array())
+        return DecodeError{"$.data", "expected an array"};
+    EventPage page;
+    json::value const* meta = root->if_contains("list_metadata");
+    if (meta == nullptr)
+        meta = root->if_contains("listMetadata");
+    if (meta != nullptr && meta->is_object()) {
+        if (auto const* after = meta->get_object().if_contains("after");
+            after && after->is_string() && !after->get_string().empty())
+            page.after = std::string(after->get_string());
+    }
+    for (auto const& item : data->get_array()) {
+        Event ev;
+        auto const* obj = item.if_object();
+        std::optional<std::string> why =
+            obj ? decode_event(*obj, ev) : std::optional<std::string>("event: not an object");
+        if (!why) {
+            page.items.emplace_back(std::move(ev));
+            continue;
+        }
+        RejectedEvent bad;
+        if (obj) {
+            bad.id = string_field(*obj, "id");
+            bad.type = string_field(*obj, "event").value_or("");
+        }
+        bad.reason = std::move(*why);
+        bad.raw_json = json::serialize(item);
+        page.items.emplace_back(std::move(bad));
+    }
+    return page;
+}
+
+} // namespace dirsync::decode

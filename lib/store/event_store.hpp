@@ -1,0 +1,70 @@
+// The event stream's writes (spec section 8.3): each page of events is applied in one
+// transaction together with the cursor that covers it, so that after a crash no event is lost and
+// none is half-applied. Every SQL string of it lives in event_store.cpp and store_sql.cpp.
+#pragma once
+
+#include "decode/events.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace dirsync::store {
+
+struct StreamPosition {
+    std::optional<std::string> cursor;            // id of the last applied event
+    std::optional<std::string> cursor_created_at; // its created_at
+    std::optional<std::string> range_start;       // where a stream without cursor starts
+};
+
+// Decides whether an event of this directory (and organization, when the payload has one) is in
+// the configured scope.
+using ScopeFilter =
+    std::function<bool(std::string const& directory_id, std::optional<std::string> const& org)>;
+
+struct EventPageResult {
+    int applied = 0;     // changed the mirror
+    int unchanged = 0;   // nothing new (duplicate, older than the stored row, no effect)
+    int skipped = 0;     // out of scope, or of a directory not mirrored
+    int quarantined = 0; // poison events stored in quarantined_events
+    // Directories to (re)sync fully: dsync.activated/deactivated, or events of an in-scope
+    // directory that is not mirrored yet.
+    std::vector<std::string> directories_to_sync;
+    std::vector<std::string> notes; // one line per quarantined or unknown-type event, for the log
+    std::optional<std::string> cursor; // the cursor saved with this page
+};
+
+class EventStore {
+public:
+    explicit EventStore(SQLite::Database& db);
+
+    std::optional<StreamPosition> load_position();
+    // Forgets the cursor: the stream restarts at `range_start` (an ISO-8601 instant).
+    void restart_stream(std::string const& range_start, std::string const& now);
+
+    // Applies the page in stream order in one transaction and saves the cursor (the id of its
+    // last event). User, group and membership upserts follow "newer wins"; a deleted object
+    // leaves a tombstone so that a late copy cannot bring it back; applying an event twice
+    // changes nothing. Events of a directory whose first full sync is in progress go to its
+    // staging tables, so that the directory still appears all at once.
+    EventPageResult apply_page(std::span<decode::EventPage::Item const> items,
+                               ScopeFilter const& in_scope, std::string const& now);
+
+    // Deletes changes and tombstones older than `cutoff` (ISO-8601), at most `batch` rows per
+    // table; returns how many rows went.
+    int prune(std::string const& cutoff, int batch);
+    std::int64_t quarantined_count();
+
+private:
+    SQLite::Database& db_;
+};
+
+} // namespace dirsync::store
