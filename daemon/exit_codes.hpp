@@ -10,6 +10,7 @@ enum ExitCode : int {
     exit_auth = 3,        // the API rejected the key (401)
     exit_unreachable = 4, // the API could not be reached, or TLS failed
     exit_database = 5,    // the database cannot be opened or written
+    exit_locked = 6,      // another dirsyncd is writing the same database
 };
 
 } // namespace dirsync::daemon

@@ -2,11 +2,14 @@
 #include "api/api_client.hpp"
 #include "exit_codes.hpp"
 #include "http/beast_transport.hpp"
+#include "instance_lock.hpp"
 #include "logging.hpp"
+#include "run_daemon.hpp"
 #include "run_once.hpp"
 #include "settings/command_line.hpp"
 #include "settings/settings.hpp"
 #include "store/database.hpp"
+#include "store/event_store.hpp"
 #include "store/mirror_store.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -40,15 +43,12 @@ std::map<std::string, std::string> environment()
     return env;
 }
 
-int run(settings::CommandLine const& cl)
+// The config file with the command line on top; throws SettingsError.
+settings::Settings load(settings::CommandLine const& cl)
 {
     settings::Settings cfg;
-    try {
-        if (cl.config)
-            cfg = settings::load_settings(*cl.config);
-    } catch (settings::SettingsError const& e) {
-        return fail(exit_usage, e.what());
-    }
+    if (cl.config)
+        cfg = settings::load_settings(*cl.config);
     if (cl.db)
         cfg.database = *cl.db;
     if (cl.api_url)
@@ -57,13 +57,24 @@ int run(settings::CommandLine const& cl)
         cfg.ca_file = *cl.ca_file;
     if (cl.log_level) {
         if (!settings::is_log_level(*cl.log_level))
-            return fail(exit_usage,
-                        fmt::format("--log-level '{}' is not one of trace, debug, info, warn, "
-                                    "error, critical, off",
-                                    *cl.log_level));
+            throw settings::SettingsError(
+                fmt::format("--log-level '{}' is not one of trace, debug, info, warn, error, "
+                            "critical, off",
+                            *cl.log_level));
         cfg.log_level = *cl.log_level;
     }
     settings::derive_settings(cfg);
+    return cfg;
+}
+
+int run(settings::CommandLine const& cl)
+{
+    settings::Settings cfg;
+    try {
+        cfg = load(cl);
+    } catch (settings::SettingsError const& e) {
+        return fail(exit_usage, e.what());
+    }
     std::string why;
     auto url = http::parse_api_url(cfg.api_url, why);
     if (!url)
@@ -86,6 +97,12 @@ int run(settings::CommandLine const& cl)
     } catch (store::StoreError const& e) {
         return fail(exit_database, e.what());
     }
+    std::optional<InstanceLock> lock;
+    try {
+        lock.emplace(cfg.database);
+    } catch (std::runtime_error const& e) {
+        return fail(exit_locked, e.what());
+    }
 
     boost::asio::io_context ioc(1);
     auto transport_options = cfg.http;
@@ -105,8 +122,22 @@ int run(settings::CommandLine const& cl)
     store::MirrorStore store(*db);
     sync::SyncServices services{api, store, *log};
 
-    if (!cl.once)
-        return fail(exit_usage, "daemon mode is not available in this build yet; run with --once");
+    if (!cl.once) {
+        log->info("dirsyncd {}: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
+                  cfg.api_url);
+        store::EventStore events(*db);
+        auto reload = [&cl, &log]() -> std::variant<Reloaded, std::string> {
+            try {
+                auto fresh = load(cl);
+                auto key = settings::resolve_api_key(
+                    fresh, environment(), [&](std::string const& w) { log->warn("{}", w); });
+                return Reloaded{std::move(fresh), std::move(key)};
+            } catch (settings::SettingsError const& e) {
+                return std::string(e.what());
+            }
+        };
+        return run_daemon(ioc, {services, events, *transport}, cfg, reload);
+    }
     log->info("dirsyncd {} --once: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
               cfg.api_url);
     return run_once(ioc, services, cfg.sync, cfg.api_url);

@@ -72,6 +72,8 @@ public:
                                                std::string pacing_directory);
 
     RequestStats const& stats() const { return stats_; }
+    // A rotated key (SIGHUP): used from the next request on.
+    void set_api_key(std::string key) { options_.api_key = std::move(key); }
 
 private:
     template <class Accept>

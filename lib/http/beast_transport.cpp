@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include <list>
+#include <set>
 #include <variant>
 #include <vector>
 
@@ -73,7 +74,9 @@ struct BeastTransport::Impl {
     std::vector<std::unique_ptr<Connection>> idle;
     std::size_t open = 0; // leased + idle
     std::list<asio::steady_timer*> waiters;
+    std::set<Connection*> busy; // leased connections, for shutdown()
     std::uint64_t opened_total = 0;
+    bool shut_down = false;
 
     Impl(asio::any_io_executor e, Url u, TransportOptions o, spdlog::logger& l)
         : ex(std::move(e))
@@ -202,6 +205,12 @@ struct BeastTransport::Impl {
                                    bool& keep_alive)
     {
         ++conn.uses;
+        busy.insert(&conn); // shutdown() closes it while the exchange is in flight
+        struct Unmark {
+            std::set<Connection*>& set;
+            Connection* c;
+            ~Unmark() { set.erase(c); }
+        } unmark{busy, &conn};
         if (auto* s = std::get_if<TlsStream>(&conn.stream))
             co_return co_await exchange(*s, conn, req, keep_alive);
         co_return co_await exchange(std::get<PlainStream>(conn.stream), conn, req, keep_alive);
@@ -219,10 +228,25 @@ struct BeastTransport::Impl {
         return req;
     }
 
+    void shutdown()
+    {
+        shut_down = true;
+        boost::system::error_code ignored;
+        for (auto* c : busy)
+            c->tcp().socket().close(ignored);
+        idle.clear();
+        for (auto* w : waiters)
+            w->cancel();
+    }
+
     asio::awaitable<Response> get(Request request)
     {
+        if (shut_down)
+            throw boost::system::system_error(asio::error::operation_aborted);
         auto const req = build(request);
         auto lease = co_await acquire();
+        if (shut_down)
+            throw boost::system::system_error(asio::error::operation_aborted);
         // A reused connection may have been closed by the server while idle; GET is idempotent,
         // so one fresh attempt is safe. A new connection's failure is the caller's to retry.
         if (lease.conn) {
@@ -260,6 +284,11 @@ BeastTransport::~BeastTransport() = default;
 asio::awaitable<Response> BeastTransport::get(Request request)
 {
     return impl_->get(std::move(request));
+}
+
+void BeastTransport::shutdown()
+{
+    impl_->shutdown();
 }
 
 std::uint64_t BeastTransport::connections_opened() const

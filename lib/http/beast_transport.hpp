@@ -38,6 +38,10 @@ public:
 
     boost::asio::awaitable<Response> get(Request request) override;
 
+    // Closes every connection, idle or busy: requests in flight fail at once with
+    // operation_aborted, and later ones too. For a shutdown that must not wait for the network.
+    void shutdown();
+
     // Connections opened so far (for tests and statistics).
     std::uint64_t connections_opened() const;
 

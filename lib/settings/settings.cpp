@@ -167,6 +167,30 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.retry.max_attempts = static_cast<int>(get_integer(n, 1, 20));
          }},
+        {"poll_interval_seconds",
+         [](auto const& n, Settings& s) { s.poll_interval = seconds(get_number(n, 0.1, 3600)); }},
+        {"full_resync_interval_seconds",
+         [](auto const& n, Settings& s) {
+             s.full_resync_interval = std::chrono::seconds(get_integer(n, 60, 90 * 86400));
+         }},
+        {"event_types",
+         [](auto const& n, Settings& s) {
+             s.event_types = get_string_array(n);
+             if (s.event_types.empty())
+                 throw std::runtime_error("expected at least one event type");
+             for (auto const& t : s.event_types)
+                 if (t.rfind("dsync.", 0) != 0)
+                     throw std::runtime_error(
+                         fmt::format("'{}' is not a Directory Sync event type (dsync.*)", t));
+         }},
+        {"changes_retention_days",
+         [](auto const& n, Settings& s) {
+             s.changes_retention = std::chrono::hours(24 * get_integer(n, 1, 3650));
+         }},
+        {"event_retention_days",
+         [](auto const& n, Settings& s) {
+             s.event_retention = std::chrono::hours(24 * get_integer(n, 1, 365));
+         }},
         {"busy_timeout_seconds",
          [](auto const& n, Settings& s) { s.busy_timeout = seconds(get_number(n, 0, 3600)); }},
     };

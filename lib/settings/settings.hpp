@@ -32,6 +32,13 @@ struct Settings {
     api::RateLimits rate_limits;
     api::RetryPolicy retry;
     std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
+
+    // daemon mode
+    std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};
+    std::chrono::seconds full_resync_interval{std::chrono::hours(24)};
+    std::vector<std::string> event_types; // empty: the default dsync.* types
+    std::chrono::hours changes_retention{24 * 7};
+    std::chrono::hours event_retention{24 * 30};
 };
 
 // Reads a config file over the defaults. Throws SettingsError naming the file and the key for an

@@ -88,6 +88,7 @@ std::string Dataset::new_id(std::string const& prefix, std::uint64_t unix_ms)
 Dataset Dataset::generate(DatasetSpec const& spec)
 {
     Dataset ds(spec.seed);
+    ds.generating_ = true; // the data exists before the stream we follow starts: no events
     std::mt19937_64 rng(spec.seed);
     std::uint64_t t = base_ms;
     auto const tick = [&t] { return t += 7; };
@@ -153,7 +154,40 @@ Dataset Dataset::generate(DatasetSpec const& spec)
                 ds.add_member(rec.id, pool[rng() % pool.size()]);
         }
     }
+    ds.generating_ = false;
     return ds;
+}
+
+void Dataset::emit_one(std::string const& type, std::string const& organization_id,
+                       json::object data)
+{
+    auto const ms = unix_ms_now();
+    EventRecord e{new_id("event_", ms), type, ms, stamp(ms), organization_id, std::move(data)};
+    if (swap_event_order && !events_.empty()) {
+        // Deliver it before the previous event: it takes that event's (smaller) id, and the
+        // previous event the new one. Ids are what the stream is ordered by.
+        std::swap(e.id, events_.back().id);
+        events_.insert(events_.end() - 1, std::move(e));
+        return;
+    }
+    events_.push_back(std::move(e));
+}
+
+void Dataset::emit(std::string const& type, std::string const& organization_id, json::object data)
+{
+    emit_one(type, organization_id, data);
+    if (duplicate_events)
+        emit_one(type, organization_id, std::move(data));
+}
+
+json::object Dataset::event_json(EventRecord const& e) const
+{
+    return {{"object", "event"},
+            {"id", e.id},
+            {"event", e.type},
+            {"data", e.data},
+            {"created_at", e.created_at},
+            {"context", json::object{}}};
 }
 
 std::string Dataset::add_directory(std::string const& name, std::string const& organization_id)
@@ -168,6 +202,13 @@ std::string Dataset::add_directory(std::string const& name, std::string const& o
     rec.state = "linked";
     rec.created_at = rec.updated_at = stamp(ms);
     directories_[rec.id] = rec;
+    auto data = directory_json(rec);
+    data.erase("domain");
+    data.erase("metadata");
+    data["state"] = "active"; // the event form's vocabulary
+    data["domains"] =
+        json::array{json::object{{"object", "organization_domain"}, {"domain", rec.domain}}};
+    emit("dsync.activated", rec.organization_id, std::move(data));
     return rec.id;
 }
 
@@ -189,6 +230,9 @@ std::string Dataset::add_user(std::string const& directory_id, std::string const
     rec.created_at = rec.updated_at = stamp(ms);
     users_[rec.id] = rec;
     users_by_dir_[dir.id].insert(rec.id);
+    auto data = user_json(rec, false);
+    data.erase("groups");
+    emit("dsync.user.created", rec.organization_id, std::move(data));
     return rec.id;
 }
 
@@ -205,6 +249,7 @@ std::string Dataset::add_group(std::string const& directory_id, std::string cons
     rec.created_at = rec.updated_at = stamp(ms);
     groups_[rec.id] = rec;
     groups_by_dir_[dir.id].insert(rec.id);
+    emit("dsync.group.created", rec.organization_id, group_json(rec));
     return rec.id;
 }
 
@@ -212,62 +257,122 @@ void Dataset::update_user(std::string const& id, std::string const& first_name,
                           std::optional<std::string> const& state)
 {
     auto& u = users_.at(id);
+    json::object previous{{"first_name", u.first_name}};
+    if (state)
+        previous["state"] = u.state;
     u.first_name = first_name;
     if (state)
         u.state = *state;
     u.updated_at = now_text();
+    auto data = user_json(u, false);
+    data.erase("groups");
+    data["previous_attributes"] = std::move(previous);
+    emit("dsync.user.updated", u.organization_id, std::move(data));
 }
 
 void Dataset::update_group(std::string const& id, std::string const& name)
 {
     auto& g = groups_.at(id);
+    json::object previous{{"name", g.name}};
     g.name = name;
     g.updated_at = now_text();
+    auto data = group_json(g);
+    data["previous_attributes"] = std::move(previous);
+    emit("dsync.group.updated", g.organization_id, std::move(data));
 }
 
-void Dataset::delete_user(std::string const& id)
+void Dataset::unlink_member(std::string const& user_id, std::string const& group_id)
+{
+    members_.erase({user_id, group_id});
+    members_by_group_[group_id].erase(user_id);
+    groups_by_user_[user_id].erase(group_id);
+}
+
+void Dataset::drop_user(std::string const& id)
 {
     auto const& u = users_.at(id);
     for (auto const& g : std::set<std::string>(find_or_empty(groups_by_user_, id)))
-        remove_member(id, g);
+        unlink_member(id, g);
     users_by_dir_[u.directory_id].erase(id);
     users_.erase(id);
 }
 
-void Dataset::delete_group(std::string const& id)
+void Dataset::drop_group(std::string const& id)
 {
     auto const& g = groups_.at(id);
     for (auto const& u : std::set<std::string>(find_or_empty(members_by_group_, id)))
-        remove_member(u, id);
+        unlink_member(u, id);
     groups_by_dir_[g.directory_id].erase(id);
     groups_.erase(id);
+}
+
+void Dataset::delete_user(std::string const& id)
+{
+    // No user_removed events: the memberships go with the user.
+    auto data = user_json(users_.at(id), false);
+    data.erase("groups");
+    auto const org = users_.at(id).organization_id;
+    drop_user(id);
+    emit("dsync.user.deleted", org, std::move(data));
+}
+
+void Dataset::delete_group(std::string const& id)
+{
+    // No user_removed events follow a group deletion (spec section 5.4).
+    auto data = group_json(groups_.at(id));
+    auto const org = groups_.at(id).organization_id;
+    drop_group(id);
+    emit("dsync.group.deleted", org, std::move(data));
 }
 
 void Dataset::delete_directory(std::string const& id)
 {
     if (!directories_.count(id))
         throw std::out_of_range("no directory " + id);
+    // One dsync.deleted, no per-user or per-group events (spec section 5.4).
+    auto data = directory_json(directories_.at(id));
+    data.erase("domain");
+    data.erase("metadata");
+    data.erase("external_key");
+    auto const org = directories_.at(id).organization_id;
     for (auto const& g : std::set<std::string>(find_or_empty(groups_by_dir_, id)))
-        delete_group(g);
+        drop_group(g);
     for (auto const& u : std::set<std::string>(find_or_empty(users_by_dir_, id)))
-        delete_user(u);
+        drop_user(u);
     directories_.erase(id);
+    emit("dsync.deleted", org, std::move(data));
 }
 
 void Dataset::add_member(std::string const& user_id, std::string const& group_id)
 {
     if (!users_.count(user_id) || !groups_.count(group_id))
         throw std::out_of_range("add_member: unknown user or group");
-    members_.insert({user_id, group_id});
+    if (!members_.insert({user_id, group_id}).second)
+        return;
     members_by_group_[group_id].insert(user_id);
     groups_by_user_[user_id].insert(group_id);
+    if (generating_)
+        return;
+    emit("dsync.group.user_added", groups_.at(group_id).organization_id,
+         membership_data(user_id, group_id));
 }
 
 void Dataset::remove_member(std::string const& user_id, std::string const& group_id)
 {
-    members_.erase({user_id, group_id});
-    members_by_group_[group_id].erase(user_id);
-    groups_by_user_[user_id].erase(group_id);
+    if (!members_.count({user_id, group_id}))
+        return;
+    unlink_member(user_id, group_id);
+    emit("dsync.group.user_removed", groups_.at(group_id).organization_id,
+         membership_data(user_id, group_id));
+}
+
+json::object Dataset::membership_data(std::string const& user_id, std::string const& group_id) const
+{
+    auto user = user_json(users_.at(user_id), false);
+    user.erase("groups");
+    return {{"directory_id", groups_.at(group_id).directory_id},
+            {"user", std::move(user)},
+            {"group", group_json(groups_.at(group_id))}};
 }
 
 std::set<std::string> const& Dataset::users_of_directory(std::string const& dir) const

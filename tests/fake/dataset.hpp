@@ -5,6 +5,7 @@
 #include "ulid.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <map>
@@ -40,6 +41,16 @@ struct DatasetSpec {
     int max_groups_per_user = 3;
 };
 
+// One entry of the fake's append-only event log.
+struct EventRecord {
+    std::string id;
+    std::string type;
+    std::uint64_t created_ms = 0;
+    std::string created_at;
+    std::string organization_id;
+    boost::json::object data;
+};
+
 // Timestamp forms the service has produced (spec section 1).
 enum class TimestampStyle { iso_millis, offset_no_colon, space_no_zone, micros };
 
@@ -62,6 +73,14 @@ public:
     void add_member(std::string const& user_id, std::string const& group_id);
     void remove_member(std::string const& user_id, std::string const& group_id);
 
+    // --- the event log: every mutation above appends its dsync.* event(s) ---
+    std::vector<EventRecord> const& events() const { return events_; }
+    boost::json::object event_json(EventRecord const& e) const;
+    // Test switches: emit every event twice (a re-emission with its own id), and deliver each
+    // new event before the one emitted just before it (so user_added can precede user.created).
+    bool duplicate_events = false;
+    bool swap_event_order = false;
+
     // --- reads ---
     std::map<std::string, DirectoryRecord> const& directories() const { return directories_; }
     std::map<std::string, UserRecord> const& users() const { return users_; }
@@ -82,6 +101,16 @@ public:
 
 private:
     std::string stamp(std::uint64_t unix_ms) const;
+    void emit(std::string const& type, std::string const& organization_id,
+              boost::json::object data);
+    void emit_one(std::string const& type, std::string const& organization_id,
+                  boost::json::object data);
+    boost::json::object membership_data(std::string const& user_id,
+                                        std::string const& group_id) const;
+    void unlink_member(std::string const& user_id, std::string const& group_id);
+    void drop_user(std::string const& id);
+    void drop_group(std::string const& id);
+    bool generating_ = false;
     std::string new_id(std::string const& prefix, std::uint64_t unix_ms);
 
     UlidGenerator ids_;
@@ -89,6 +118,7 @@ private:
     std::map<std::string, UserRecord> users_;
     std::map<std::string, GroupRecord> groups_;
     std::set<std::pair<std::string, std::string>> members_; // (user, group)
+    std::vector<EventRecord> events_;
     std::map<std::string, std::set<std::string>> users_by_dir_, groups_by_dir_, members_by_group_,
         groups_by_user_;
 };

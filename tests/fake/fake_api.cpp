@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <variant>
 
 namespace fake {
@@ -358,7 +359,101 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
             return not_found("Directory group", id);
         return json_response(200, ds.group_json(it->second));
     }
+    if (req.method == "GET" && path == "/events")
+        return list_events(q);
     return json_response(404, {{"message", "Not Found"}});
+}
+
+FakeResponse FakeApi::list_events(std::multimap<std::string, std::string> const& q)
+{
+    // events=a,b | events=a&events=b | events[]=a
+    std::set<std::string> types;
+    for (auto const* key : {"events", "events[]"}) {
+        auto [lo, hi] = q.equal_range(key);
+        for (auto it = lo; it != hi; ++it) {
+            std::string_view v = it->second;
+            while (!v.empty()) {
+                auto const comma = v.find(',');
+                if (!v.substr(0, comma).empty())
+                    types.emplace(v.substr(0, comma));
+                v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+            }
+        }
+    }
+    if (types.empty())
+        return json_response(400, {{"message", "One or more event types must be given in the "
+                                               "events parameter."},
+                                   {"code", "invalid_events_request"}});
+    int limit = 10;
+    if (auto l = param(q, "limit")) {
+        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+        if (ec != std::errc{} || p != l->data() + l->size() || limit < 1 || limit > 100)
+            return validation_error({{"limit", "Limit must be a number between 1 and 100."}});
+    }
+    auto const now = unix_ms_now();
+    auto const oldest = now - static_cast<std::uint64_t>(options_.event_retention.count());
+    auto const after = param(q, "after");
+    if (after) {
+        if (!is_well_formed_id(*after, "event_"))
+            return validation_error({{"after", "invalid_cursor"}});
+        // The cursor's time is in its ULID: first 10 characters after the prefix.
+        std::uint64_t cursor_ms = 0;
+        for (char c : after->substr(6, 10))
+            cursor_ms =
+                cursor_ms * 32 + static_cast<std::uint64_t>(
+                                     std::string_view("0123456789ABCDEFGHJKMNPQRSTVWXYZ").find(c));
+        if (cursor_ms < oldest) {
+            if (!options_.expired_cursor_empty_page)
+                return validation_error({{"after", "cursor_expired"}});
+            return json_response(200, {{"object", "list"},
+                                       {"data", json::array{}},
+                                       {"list_metadata", {{"after", nullptr}}}});
+        }
+    }
+    auto parse_time = [](std::optional<std::string> const& t) -> std::optional<std::uint64_t> {
+        if (!t)
+            return std::nullopt;
+        std::tm tm{};
+        if (strptime(t->c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr)
+            return std::nullopt;
+        std::uint64_t ms = static_cast<std::uint64_t>(timegm(&tm)) * 1000;
+        auto const dot = t->find('.');
+        if (dot != std::string::npos && dot + 3 < t->size())
+            ms += static_cast<std::uint64_t>(std::stoi(t->substr(dot + 1, 3)));
+        return ms;
+    };
+    auto const range_start = parse_time(param(q, "range_start"));
+    auto const range_end = parse_time(param(q, "range_end"));
+    auto const org = param(q, "organization_id");
+
+    json::array data;
+    auto const& all = dataset_.events();
+    std::size_t i = 0;
+    if (after)
+        i = static_cast<std::size_t>(
+            std::upper_bound(all.begin(), all.end(), *after,
+                             [](std::string const& a, EventRecord const& e) { return a < e.id; }) -
+            all.begin());
+    std::optional<std::string> last;
+    bool more = false;
+    for (; i < all.size(); ++i) {
+        auto const& e = all[i];
+        if (e.created_ms < oldest || !types.count(e.type) ||
+            (range_start && e.created_ms < *range_start) ||
+            (range_end && e.created_ms > *range_end) || (org && e.organization_id != *org))
+            continue;
+        if (static_cast<int>(data.size()) == limit) {
+            more = true;
+            break;
+        }
+        data.push_back(dataset_.event_json(e));
+        last = e.id;
+    }
+    json::value next = nullptr;
+    if (last && (more || options_.events_after_always_last_id))
+        next = *last;
+    return json_response(
+        200, {{"object", "list"}, {"data", std::move(data)}, {"list_metadata", {{"after", next}}}});
 }
 
 } // namespace fake

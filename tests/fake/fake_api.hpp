@@ -36,6 +36,11 @@ struct FakeOptions {
     bool ratelimit_bare_string_body = false; // 429 body "Ratelimited"
     bool omit_retry_after = false;
     bool empty_embedded_groups = false; // post-May-2026 environments: groups: [] always
+    // /events: events older than this are gone; an `after` cursor older than it gets a 422
+    // (or, with expired_cursor_empty_page, an empty page).
+    std::chrono::milliseconds event_retention{std::chrono::hours(24 * 30)};
+    bool expired_cursor_empty_page = false;
+    bool events_after_always_last_id = false; // list_metadata.after even on the last page
 };
 
 struct FakeStats {
@@ -68,6 +73,7 @@ private:
 
     FakeResponse route(FakeRequest const& request, std::string const& path,
                        std::multimap<std::string, std::string> const& query);
+    FakeResponse list_events(std::multimap<std::string, std::string> const& query);
 
     Dataset dataset_;
     FakeOptions options_;

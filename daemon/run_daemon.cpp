@@ -1,0 +1,126 @@
+#include "run_daemon.hpp"
+
+#include "exit_codes.hpp"
+#include "sched/scheduler.hpp"
+#include "systemd_notifier.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+
+namespace dirsync::daemon {
+namespace asio = boost::asio;
+
+namespace {
+
+sched::SchedulerOptions scheduler_options(settings::Settings const& s)
+{
+    sched::SchedulerOptions o;
+    o.sync = s.sync;
+    o.events.event_types = s.event_types;
+    o.events.retention = s.event_retention;
+    o.poll_interval = s.poll_interval;
+    o.full_resync_interval = s.full_resync_interval;
+    o.changes_retention = s.changes_retention;
+    return o;
+}
+
+asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& notifier,
+                                   http::BeastTransport& transport)
+{
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+    int const signo = co_await signals.async_wait(asio::use_awaitable);
+    log.info("signal {} received: stopping (requests in flight are abandoned, nothing half-done "
+             "is committed)",
+             signo);
+    notifier.stopping();
+    transport.shutdown();
+    co_return signo;
+}
+
+asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, spdlog::logger& log,
+                                     SystemdNotifier& notifier, api::ApiClient& api,
+                                     settings::Settings current, Reloader reload)
+{
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGUSR1);
+    for (;;) {
+        int const signo = co_await signals.async_wait(asio::use_awaitable);
+        if (signo == SIGUSR1) {
+            scheduler.log_status();
+            continue;
+        }
+        notifier.reloading();
+        auto fresh = reload();
+        if (auto const* error = std::get_if<std::string>(&fresh)) {
+            log.error("SIGHUP: the configuration was not reloaded, the old one stays: {}", *error);
+        } else {
+            auto& r = std::get<Reloaded>(fresh);
+            auto& s = r.settings;
+            api.set_api_key(r.api_key);
+            if (s.api_url != current.api_url || s.database != current.database ||
+                s.ca_file != current.ca_file || s.log_level != current.log_level)
+                log.warn("SIGHUP: api_url, database, ca_file and log_level take effect at the "
+                         "next start");
+            scheduler.reconfigure(scheduler_options(s));
+            current = std::move(s);
+            log.info("SIGHUP: configuration reloaded");
+        }
+        scheduler.request_full_resync("SIGHUP");
+        notifier.reloaded();
+    }
+}
+
+} // namespace
+
+int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Settings const& settings,
+               Reloader reload)
+{
+    auto& log = services.sync.log;
+    SystemdNotifier notifier;
+    sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events,
+                               scheduler_options(settings), notifier);
+
+    // Whichever ends first cancels the others: the stop signal (exit 0), or the scheduler
+    // failing beyond repair (exit 1, for systemd to restart us).
+    int code = exit_ok;
+    auto main = [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto [order, run_error, stop_error, signo, signals_error] =
+            co_await asio::experimental::make_parallel_group(
+                asio::co_spawn(ex, scheduler.run(), asio::deferred),
+                asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport),
+                               asio::deferred),
+                asio::co_spawn(
+                    ex,
+                    handle_signals(scheduler, log, notifier, services.sync.api, settings, reload),
+                    asio::deferred))
+                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+        (void)signo;
+        if (order[0] == 1)
+            co_return;
+        std::exception_ptr failure = order[0] == 0 ? run_error : signals_error;
+        try {
+            if (failure)
+                std::rethrow_exception(failure);
+            log.critical("the scheduler stopped unexpectedly");
+        } catch (std::exception const& e) {
+            log.critical("the scheduler failed: {}", e.what());
+            std::cerr << "dirsyncd: the scheduler failed: " << e.what() << std::endl;
+        }
+        code = exit_sync_failed;
+    };
+    asio::co_spawn(ioc, main(), asio::detached);
+    ioc.run();
+    log.info("dirsyncd stopped");
+    return code;
+}
+
+} // namespace dirsync::daemon

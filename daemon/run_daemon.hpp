@@ -1,0 +1,37 @@
+// Daemon mode: the scheduler under signals and systemd, until SIGTERM/SIGINT.
+#pragma once
+
+#include "api/api_client.hpp"
+#include "http/beast_transport.hpp"
+#include "settings/settings.hpp"
+#include "store/event_store.hpp"
+#include "sync/directory_sync.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace dirsync::daemon {
+
+struct DaemonServices {
+    sync::SyncServices sync;
+    store::EventStore& events;
+    http::BeastTransport& transport;
+};
+
+// Re-reads the configuration and the API key for SIGHUP: the new ones, or an error message.
+struct Reloaded {
+    settings::Settings settings;
+    std::string api_key;
+};
+using Reloader = std::function<std::variant<Reloaded, std::string>()>;
+
+// Runs until SIGTERM/SIGINT (exit 0) or an unrecoverable error (exit 1). SIGHUP re-reads the
+// config (and the API key) and starts a full resync; SIGUSR1 logs the status of every directory.
+int run_daemon(boost::asio::io_context& ioc, DaemonServices services,
+               settings::Settings const& settings, Reloader reload);
+
+} // namespace dirsync::daemon
