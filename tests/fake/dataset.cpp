@@ -281,14 +281,14 @@ void Dataset::update_group(std::string const& id, std::string const& name)
     emit("dsync.group.updated", g.organization_id, std::move(data));
 }
 
-void Dataset::unlink_member(std::string const& user_id, std::string const& group_id)
+void Dataset::unlink_member(std::string user_id, std::string group_id)
 {
     members_.erase({user_id, group_id});
     members_by_group_[group_id].erase(user_id);
     groups_by_user_[user_id].erase(group_id);
 }
 
-void Dataset::drop_user(std::string const& id)
+void Dataset::drop_user(std::string id)
 {
     auto const& u = users_.at(id);
     for (auto const& g : std::set<std::string>(find_or_empty(groups_by_user_, id)))
@@ -297,7 +297,7 @@ void Dataset::drop_user(std::string const& id)
     users_.erase(id);
 }
 
-void Dataset::drop_group(std::string const& id)
+void Dataset::drop_group(std::string id)
 {
     auto const& g = groups_.at(id);
     for (auto const& u : std::set<std::string>(find_or_empty(members_by_group_, id)))
@@ -306,7 +306,7 @@ void Dataset::drop_group(std::string const& id)
     groups_.erase(id);
 }
 
-void Dataset::delete_user(std::string const& id)
+void Dataset::delete_user(std::string id)
 {
     // No user_removed events: the memberships go with the user.
     auto data = user_json(users_.at(id), false);
@@ -316,7 +316,7 @@ void Dataset::delete_user(std::string const& id)
     emit("dsync.user.deleted", org, std::move(data));
 }
 
-void Dataset::delete_group(std::string const& id)
+void Dataset::delete_group(std::string id)
 {
     // No user_removed events follow a group deletion (spec section 5.4).
     auto data = group_json(groups_.at(id));
@@ -325,7 +325,7 @@ void Dataset::delete_group(std::string const& id)
     emit("dsync.group.deleted", org, std::move(data));
 }
 
-void Dataset::delete_directory(std::string const& id)
+void Dataset::delete_directory(std::string id)
 {
     if (!directories_.count(id))
         throw std::out_of_range("no directory " + id);
@@ -343,7 +343,7 @@ void Dataset::delete_directory(std::string const& id)
     emit("dsync.deleted", org, std::move(data));
 }
 
-void Dataset::add_member(std::string const& user_id, std::string const& group_id)
+void Dataset::add_member(std::string user_id, std::string group_id)
 {
     if (!users_.count(user_id) || !groups_.count(group_id))
         throw std::out_of_range("add_member: unknown user or group");
@@ -357,7 +357,7 @@ void Dataset::add_member(std::string const& user_id, std::string const& group_id
          membership_data(user_id, group_id));
 }
 
-void Dataset::remove_member(std::string const& user_id, std::string const& group_id)
+void Dataset::remove_member(std::string user_id, std::string group_id)
 {
     if (!members_.count({user_id, group_id}))
         return;

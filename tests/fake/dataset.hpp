@@ -59,7 +59,8 @@ public:
     explicit Dataset(std::uint64_t seed = 1);
     static Dataset generate(DatasetSpec const& spec);
 
-    // --- mutations: each stamps updated_at with the current time ---
+    // --- mutations: each stamps updated_at with the current time. Ids are taken by value: a
+    // caller may pass a reference into the very sets a mutation changes. ---
     std::string add_directory(std::string const& name, std::string const& organization_id = "");
     std::string add_user(std::string const& directory_id, std::string const& first_name,
                          std::string const& last_name);
@@ -67,11 +68,11 @@ public:
     void update_user(std::string const& id, std::string const& first_name,
                      std::optional<std::string> const& state = std::nullopt);
     void update_group(std::string const& id, std::string const& name);
-    void delete_user(std::string const& id);
-    void delete_group(std::string const& id);
-    void delete_directory(std::string const& id);
-    void add_member(std::string const& user_id, std::string const& group_id);
-    void remove_member(std::string const& user_id, std::string const& group_id);
+    void delete_user(std::string id);
+    void delete_group(std::string id);
+    void delete_directory(std::string id);
+    void add_member(std::string user_id, std::string group_id);
+    void remove_member(std::string user_id, std::string group_id);
 
     // --- the event log: every mutation above appends its dsync.* event(s) ---
     std::vector<EventRecord> const& events() const { return events_; }
@@ -107,9 +108,9 @@ private:
                   boost::json::object data);
     boost::json::object membership_data(std::string const& user_id,
                                         std::string const& group_id) const;
-    void unlink_member(std::string const& user_id, std::string const& group_id);
-    void drop_user(std::string const& id);
-    void drop_group(std::string const& id);
+    void unlink_member(std::string user_id, std::string group_id);
+    void drop_user(std::string id);
+    void drop_group(std::string id);
     bool generating_ = false;
     std::string new_id(std::string const& prefix, std::uint64_t unix_ms);
 

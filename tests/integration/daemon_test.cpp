@@ -1,0 +1,417 @@
+// The real dirsyncd binary in daemon mode against the fake WorkOS server over real TLS: events,
+// restarts, signals, systemd notifications, and a reader that must only ever see progress.
+#include "fake_workos.hpp"
+#include "support/background_process.hpp"
+#include "support/mirror_compare.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_certs.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using test::eventually;
+
+namespace {
+
+// A NOTIFY_SOCKET the daemon talks to, as systemd would.
+class NotifySocket {
+public:
+    explicit NotifySocket(std::string path)
+        : path_(std::move(path))
+    {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+            throw std::runtime_error("bind notify socket");
+    }
+    ~NotifySocket() { ::close(fd_); }
+    std::string const& path() const { return path_; }
+    // Every message received so far, one per entry.
+    std::vector<std::string> const& messages()
+    {
+        char buf[4096];
+        for (;;) {
+            auto const n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0)
+                break;
+            received_.emplace_back(buf, static_cast<std::size_t>(n));
+        }
+        return received_;
+    }
+    bool got(std::string const& prefix)
+    {
+        for (auto const& m : messages())
+            if (m.find(prefix) != std::string::npos)
+                return true;
+        return false;
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    std::vector<std::string> received_;
+};
+
+class DaemonTest : public ::testing::Test {
+protected:
+    test::TempDir dir;
+    std::string db_path = dir.file("mirror.db");
+    std::unique_ptr<fake::FakeWorkos> fake;
+    std::unique_ptr<test::BackgroundProcess> daemon;
+    std::unique_ptr<NotifySocket> notify;
+    int starts = 0;
+
+    void start_fake(fake::DatasetSpec spec = {21, 2, 80, 8, 2}, bool rate_limit = false)
+    {
+        fake::FakeOptions o;
+        o.rate_limit = rate_limit;
+        fake = std::make_unique<fake::FakeWorkos>(fake::Dataset::generate(spec), o, test::tls());
+    }
+
+    void start_daemon(std::string const& extra_config = "")
+    {
+        auto const config = dir.file("dirsyncd.toml");
+        std::ofstream(config) << "poll_interval_seconds = 0.2\n" << extra_config;
+        notify = std::make_unique<NotifySocket>(dir.file("notify" + std::to_string(starts)));
+        daemon = std::make_unique<test::BackgroundProcess>(
+            std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db", db_path,
+                                     "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
+            std::map<std::string, std::string>{{"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) {
+                                                    return a.options().api_key;
+                                                })},
+                                               {"NOTIFY_SOCKET", notify->path()}},
+            dir.file("daemon" + std::to_string(starts++) + ".log"));
+    }
+
+    void TearDown() override
+    {
+        if (daemon && daemon->running()) {
+            daemon->signal(SIGTERM);
+            daemon->wait(10s);
+        }
+        if (HasFailure() && daemon)
+            std::cerr << "---- daemon output ----\n" << daemon->output() << "----\n";
+    }
+
+    std::vector<std::string> differences()
+    {
+        SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+        return fake->with(
+            [&](fake::FakeApi& a) { return test::mirror_differences(db, a.dataset()); });
+    }
+    bool converged(std::chrono::milliseconds timeout = 20s)
+    {
+        return eventually(
+            [&] {
+                try {
+                    return differences().empty();
+                } catch (SQLite::Exception const&) {
+                    return false; // not created yet
+                }
+            },
+            timeout);
+    }
+    bool ready()
+    {
+        return eventually([&] { return notify->got("READY=1"); }, 30s);
+    }
+    std::uint64_t requests(std::string const& route)
+    {
+        return fake->with([&](fake::FakeApi& a) {
+            auto it = a.stats().requests.find(route);
+            return it == a.stats().requests.end() ? std::uint64_t{0} : it->second;
+        });
+    }
+    template <class F>
+    void mutate(F&& f)
+    {
+        fake->with([&](fake::FakeApi& a) { f(a.dataset()); });
+    }
+    std::string first_directory()
+    {
+        return fake->with(
+            [](fake::FakeApi& a) { return a.dataset().directories().begin()->first; });
+    }
+};
+
+} // namespace
+
+TEST_F(DaemonTest, FirstStartSyncsThenReportsReadyAndFollowsEveryKindOfEvent)
+{
+    start_fake();
+    start_daemon();
+    ASSERT_TRUE(ready()) << daemon->output();
+    ASSERT_TRUE(converged());
+    EXPECT_TRUE(notify->got("STATUS="));
+    auto const dir_id = first_directory();
+    auto const users_before = requests("GET /directory_users");
+
+    std::string user, group, other;
+    mutate([&](fake::Dataset& ds) {
+        user = ds.add_user(dir_id, "Eve", "Event");
+        group = ds.add_group(dir_id, "Created By Event");
+        ds.add_member(user, group);
+    });
+    ASSERT_TRUE(converged()) << "create user, group, membership";
+    mutate([&](fake::Dataset& ds) {
+        ds.update_user(user, "Evelyn", std::string("inactive"));
+        ds.update_group(group, "Renamed By Event");
+    });
+    ASSERT_TRUE(converged()) << "updates";
+    mutate([&](fake::Dataset& ds) { ds.remove_member(user, group); });
+    ASSERT_TRUE(converged()) << "membership removed";
+    mutate([&](fake::Dataset& ds) {
+        other = *ds.users_of_directory(dir_id).begin();
+        ds.add_member(other, group);
+        ds.delete_group(group);
+        ds.delete_user(user);
+    });
+    ASSERT_TRUE(converged()) << "deletes";
+    // none of that needed a full listing
+    EXPECT_EQ(requests("GET /directory_users"), users_before);
+
+    std::string added;
+    mutate([&](fake::Dataset& ds) {
+        added = ds.add_directory("Activated Later");
+        auto const u = ds.add_user(added, "New", "Directory");
+        auto const g = ds.add_group(added, "Newcomers");
+        ds.add_member(u, g);
+    });
+    ASSERT_TRUE(converged()) << "dsync.activated syncs the new directory";
+    mutate([&](fake::Dataset& ds) { ds.delete_directory(dir_id); });
+    ASSERT_TRUE(converged()) << "dsync.deleted";
+
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(test::dangling_memberships(db), 0);
+    EXPECT_GT(db.execAndGet("SELECT COUNT(*) FROM changes WHERE entity = 'directory' AND "
+                            "op = 'delete'")
+                  .getInt(),
+              0);
+    struct stat st {};
+    ASSERT_EQ(::stat(db_path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST_F(DaemonTest, DuplicateAndOutOfOrderEventsConverge)
+{
+    start_fake();
+    start_daemon();
+    ASSERT_TRUE(ready());
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) {
+        ds.duplicate_events = true;
+        ds.swap_event_order = true; // user_added arrives before user.created
+        auto const g = ds.add_group(dir_id, "Out Of Order");
+        auto const u = ds.add_user(dir_id, "Ord", "Er");
+        ds.add_member(u, g);
+        ds.update_user(u, "Ordered");
+        ds.delete_user(*ds.users_of_directory(dir_id).begin());
+    });
+    ASSERT_TRUE(converged()) << ::testing::PrintToString(differences());
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(test::dangling_memberships(db), 0);
+}
+
+TEST_F(DaemonTest, RestartResumesFromTheCursorWithoutAFullSync)
+{
+    start_fake();
+    start_daemon();
+    ASSERT_TRUE(ready());
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "Before", "Restart"); });
+    ASSERT_TRUE(converged());
+    daemon->signal(SIGTERM);
+    ASSERT_EQ(daemon->wait(5s), 0);
+
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "While", "Stopped"); });
+    auto const listings = requests("GET /directory_users");
+    start_daemon();
+    ASSERT_TRUE(ready()) << "a complete mirror exists: READY at once";
+    ASSERT_TRUE(converged());
+    EXPECT_EQ(requests("GET /directory_users"), listings) << "no full sync after a restart";
+    EXPECT_NE(daemon->output().find("following events from cursor"), std::string::npos);
+}
+
+TEST_F(DaemonTest, ExpiredCursorTriggersAFullResyncAndTheStreamRestarts)
+{
+    start_fake();
+    start_daemon();
+    ASSERT_TRUE(ready());
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "Has", "Cursor"); });
+    ASSERT_TRUE(converged());
+    auto const listings = requests("GET /directory_users");
+    fake->with([](fake::FakeApi& a) { a.options().event_retention = 1ms; });
+    ASSERT_TRUE(eventually([&] { return requests("GET /directory_users") > listings; }, 20s));
+    fake->with([](fake::FakeApi& a) { a.options().event_retention = std::chrono::hours(24); });
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Resync"); });
+    ASSERT_TRUE(converged());
+    EXPECT_NE(daemon->output().find("rejected the cursor"), std::string::npos);
+}
+
+TEST_F(DaemonTest, SighupRunsOneFullResyncAndSigusr1LogsStatus)
+{
+    start_fake({22, 2, 400, 20, 2}, true); // paced: the resync takes a few seconds
+    start_daemon();
+    ASSERT_TRUE(ready());
+    auto const listings = requests("GET /directory_users");
+    daemon->signal(SIGHUP);
+    ASSERT_TRUE(eventually([&] { return requests("GET /directory_users") > listings; }, 10s));
+    daemon->signal(SIGHUP); // during the resync: not a second one
+    ASSERT_TRUE(eventually(
+        [&] { return daemon->output().find("already running") != std::string::npos; }, 10s));
+    EXPECT_TRUE(notify->got("RELOADING=1"));
+    daemon->signal(SIGUSR1);
+    ASSERT_TRUE(eventually(
+        [&] { return daemon->output().find("status: directory") != std::string::npos; }, 10s));
+    ASSERT_TRUE(converged(30s));
+}
+
+TEST_F(DaemonTest, SigtermDuringAFullSyncExitsZeroWithinFiveSecondsLeavingAConsistentMirror)
+{
+    start_fake({23, 3, 3000, 60, 2}, true); // paced: a long first sync
+    start_daemon();
+    ASSERT_TRUE(eventually(
+        [&] { return daemon->output().find("full sync started") != std::string::npos; }, 10s));
+    std::this_thread::sleep_for(1500ms);
+    auto const t0 = std::chrono::steady_clock::now();
+    daemon->signal(SIGTERM);
+    auto const code = daemon->wait(5s);
+    ASSERT_TRUE(code.has_value()) << "still running 5 s after SIGTERM";
+    EXPECT_EQ(*code, 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    EXPECT_TRUE(notify->got("STOPPING=1"));
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+    EXPECT_EQ(test::dangling_memberships(db), 0);
+    EXPECT_FALSE(notify->got("READY=1")) << "the mirror was never complete";
+}
+
+TEST_F(DaemonTest, ASecondInstanceOnTheSameDatabaseRefusesToStart)
+{
+    start_fake();
+    start_daemon();
+    ASSERT_TRUE(ready());
+    auto r = test::run_process({DIRSYNCD_BINARY, "--db", db_path, "--api-url", fake->url(),
+                                "--ca-file", test::cert("ca.pem")},
+                               {{"WORKOS_API_KEY", "sk_test_whatever"}});
+    EXPECT_EQ(r.exit_code, 6);
+    EXPECT_NE(r.err.find("another dirsyncd is already writing"), std::string::npos) << r.err;
+}
+
+TEST_F(DaemonTest, MutationsDuringAFullSyncConvergeAndAReaderOnlyEverSeesProgress)
+{
+    start_fake({24, 2, 600, 30, 3}, true); // paced: the first sync takes several seconds
+    auto const dir_id = first_directory();
+
+    // The reader: no dangling membership ever; no row ever goes back to an older version; a
+    // row deleted by an event never reappears.
+    std::atomic<bool> stop{false};
+    std::atomic<int> violations{0};
+    std::atomic<int> reads{0};
+    std::string first_violation;
+    std::thread reader;
+    struct JoinOnExit { // an ASSERT returning early must not leave the thread joinable
+        std::atomic<bool>& stop;
+        std::thread& t;
+        ~JoinOnExit()
+        {
+            stop = true;
+            if (t.joinable())
+                t.join();
+        }
+    } join_on_exit{stop, reader};
+    reader = std::thread([&] {
+        std::map<std::string, std::int64_t> seen;
+        while (!stop) {
+            try {
+                SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+                SQLite::Transaction snapshot(db); // one consistent snapshot per round
+                if (test::dangling_memberships(db) != 0) {
+                    if (violations++ == 0)
+                        first_violation = "dangling membership";
+                }
+                SQLite::Statement q(db, "SELECT id, updated_at_us FROM users UNION ALL "
+                                        "SELECT id, updated_at_us FROM groups");
+                while (q.executeStep()) {
+                    auto const id = q.getColumn(0).getString();
+                    auto const v = q.getColumn(1).getInt64();
+                    auto [it, fresh] = seen.emplace(id, v);
+                    if (!fresh && v < it->second && violations++ == 0)
+                        first_violation = "row went back: " + id;
+                    it->second = std::max(it->second, v);
+                }
+                ++reads;
+            } catch (SQLite::Exception const&) {
+                // the database does not exist yet
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+
+    start_daemon("full_resync_interval_seconds = 60\n");
+    ASSERT_TRUE(eventually(
+        [&] { return daemon->output().find("full sync started") != std::string::npos; }, 10s));
+    // Change things while the first sync is listing.
+    for (int i = 0; i < 5; ++i) {
+        mutate([&](fake::Dataset& ds) {
+            auto const& users = ds.users_of_directory(dir_id);
+            auto const victim = *std::next(users.begin(), i);
+            ds.update_user(*std::next(users.begin(), 10 + i), "Changed" + std::to_string(i));
+            ds.delete_user(victim);
+            auto const u = ds.add_user(dir_id, "During", std::to_string(i));
+            ds.add_member(u, *ds.groups_of_directory(dir_id).begin());
+        });
+        std::this_thread::sleep_for(300ms);
+    }
+    ASSERT_TRUE(ready());
+    // And again during a resync.
+    daemon->signal(SIGHUP);
+    for (int i = 0; i < 3; ++i) {
+        mutate([&](fake::Dataset& ds) {
+            auto const& groups = ds.groups_of_directory(dir_id);
+            ds.remove_member(*ds.members_of_group(*groups.begin()).begin(), *groups.begin());
+            ds.update_group(*std::next(groups.begin()), "Moved " + std::to_string(i));
+        });
+        std::this_thread::sleep_for(300ms);
+    }
+    EXPECT_TRUE(converged(60s)) << ::testing::PrintToString(differences());
+    stop = true;
+    reader.join();
+    EXPECT_GT(reads.load(), 10);
+    EXPECT_EQ(violations.load(), 0) << first_violation;
+}
+
+TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsTheUnit)
+{
+    if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0)
+        GTEST_SKIP() << "systemd-analyze is not installed";
+    test::TempDir dir;
+    std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto unit = text.str();
+    // verify wants ExecStart's binary to exist: point it at the one we built.
+    auto const pos = unit.find("/usr/local/bin/dirsyncd");
+    ASSERT_NE(pos, std::string::npos);
+    unit.replace(pos, std::strlen("/usr/local/bin/dirsyncd"), DIRSYNCD_BINARY);
+    auto const path = dir.file("dirsyncd.service");
+    std::ofstream(path) << unit;
+    auto r = test::run_process({"/usr/bin/systemd-analyze", "verify", path},
+                               {{"PATH", "/usr/bin:/bin"}});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.err, "") << r.err;
+}
