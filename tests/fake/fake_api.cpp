@@ -192,8 +192,6 @@ FakeApi::FakeApi(Dataset dataset, FakeOptions options)
 bool FakeApi::take(Bucket& b, double rate, double burst, FakeResponse& out)
 {
     auto const now = std::chrono::steady_clock::now();
-    if (now < b.retry_not_before)
-        ++stats_.early_retries;
     if (!b.started) {
         b.tokens = burst;
         b.started = true;
@@ -213,13 +211,19 @@ bool FakeApi::take(Bucket& b, double rate, double burst, FakeResponse& out)
                    : R"({"message":"Too many requests.","code":"rate_limit_exceeded"})";
     if (!options_.omit_retry_after) {
         out.headers.emplace_back("Retry-After", "1");
-        b.retry_not_before = now + std::chrono::seconds(1);
+        retry_not_before_[current_target_] = now + std::chrono::seconds(1);
     }
     return false;
 }
 
 FakeResponse FakeApi::handle(FakeRequest const& request)
 {
+    current_target_ = request.target;
+    if (auto it = retry_not_before_.find(request.target); it != retry_not_before_.end()) {
+        if (std::chrono::steady_clock::now() < it->second)
+            ++stats_.early_retries;
+        retry_not_before_.erase(it);
+    }
     auto const qpos = request.target.find('?');
     std::string const path = request.target.substr(0, qpos);
     auto const query =

@@ -46,7 +46,9 @@ struct FakeOptions {
 struct FakeStats {
     std::map<std::string, std::uint64_t> requests; // by route, e.g. "GET /directory_users"
     std::uint64_t throttled = 0;                   // 429s sent
-    std::uint64_t early_retries = 0; // requests that came before the Retry-After we gave
+    // Retries of a refused request (same target) that came before the Retry-After we gave had
+    // passed. (Other requests already in flight when a 429 went out cannot know of it.)
+    std::uint64_t early_retries = 0;
     std::uint64_t total() const;
 };
 
@@ -65,7 +67,6 @@ private:
     struct Bucket {
         double tokens = 0;
         std::chrono::steady_clock::time_point last{};
-        std::chrono::steady_clock::time_point retry_not_before{};
         bool started = false;
     };
     // Takes a token from the bucket; false (and a 429 in `out`) when there is none.
@@ -81,6 +82,8 @@ private:
     Bucket global_;
     std::map<std::string, Bucket> per_directory_;
     std::uint64_t request_counter_ = 0;
+    std::string current_target_;
+    std::map<std::string, std::chrono::steady_clock::time_point> retry_not_before_; // by target
 };
 
 } // namespace fake
