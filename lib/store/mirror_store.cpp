@@ -196,6 +196,16 @@ EntityCounts merge_memberships(SQLite::Database& db, std::string const& dir, std
     return counts;
 }
 
+// A page's copy replaces a staged one unless that one is newer (an event applied to the staging
+// of a directory in its first sync).
+std::string staging_upsert(EntityTable const& t)
+{
+    return fmt::format("INSERT INTO {0} ({1}) VALUES ({2}) ON CONFLICT (id) DO UPDATE SET {3} "
+                       "WHERE {0}.raw_json IS NULL OR excluded.updated_at_us >= {0}.updated_at_us",
+                       t.staged, column_list(t.columns, ""), column_list(t.columns, ":"),
+                       update_list(t.columns));
+}
+
 std::int64_t max_change_seq(SQLite::Database& db)
 {
     return db.execAndGet("SELECT COALESCE(MAX(seq), 0) FROM changes").getInt64();
@@ -212,12 +222,8 @@ struct MirrorStore::Statements {
     SQLite::Statement save_progress;
 
     explicit Statements(SQLite::Database& db)
-        : stage_user(db, fmt::format("INSERT OR REPLACE INTO staged_users ({}) VALUES ({})",
-                                     column_list(users_table.columns, ""),
-                                     column_list(users_table.columns, ":")))
-        , stage_group(db, fmt::format("INSERT OR REPLACE INTO staged_groups ({}) VALUES ({})",
-                                      column_list(groups_table.columns, ""),
-                                      column_list(groups_table.columns, ":")))
+        : stage_user(db, staging_upsert(users_table))
+        , stage_group(db, staging_upsert(groups_table))
         , keep_user(db, "INSERT OR IGNORE INTO staged_users (id, directory_id) VALUES (:id, :dir)")
         , keep_group(db,
                      "INSERT OR IGNORE INTO staged_groups (id, directory_id) VALUES (:id, :dir)")

@@ -1,0 +1,224 @@
+#include "store/database.hpp"
+#include "store/event_store.hpp"
+#include "store/mirror_store.hpp"
+#include "support/model_builders.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+
+using namespace dirsync;
+using namespace dirsync::store;
+using decode::Event;
+using decode::EventPage;
+using decode::MembershipEvent;
+using decode::RejectedEvent;
+using test::at;
+
+namespace {
+
+std::string const now = "2026-02-01T00:00:00.000Z";
+
+class EventStoreTest : public ::testing::Test {
+protected:
+    std::unique_ptr<SQLite::Database> db = open_database(":memory:");
+    MirrorStore mirror{*db};
+    EventStore events{*db};
+    std::string const dir = "directory_1";
+    int next_id = 0;
+    ScopeFilter all = [](std::string const&, std::optional<std::string> const&) { return true; };
+
+    void SetUp() override
+    {
+        // a mirrored directory with u1 in g1
+        mirror.begin_staging(dir, at(1));
+        mirror.stage_groups(dir, std::vector<Group>{test::group("g1", dir)}, {},
+                            {Phase::users, {}, {}});
+        mirror.stage_users(dir, std::vector<User>{test::user("u1", dir)}, {},
+                           std::vector<MembershipPair>{{"u1", "g1"}}, {Phase::done, {}, {}});
+        mirror.merge_directory(test::directory(dir), {"per_group", 1}, now);
+    }
+
+    Event event(std::string type, decode::EventPayload payload, std::string directory = "")
+    {
+        return Event{"event_" + std::to_string(100 + next_id++), std::move(type), at(30),
+                     directory.empty() ? dir : directory, std::move(payload)};
+    }
+    EventPageResult apply(std::vector<EventPage::Item> items)
+    {
+        return events.apply_page(items, all, now);
+    }
+    std::string one(std::string const& sql) { return db->execAndGet(sql).getString(); }
+    int count(std::string const& sql) { return db->execAndGet(sql).getInt(); }
+    int changes() { return count("SELECT COUNT(*) FROM changes"); }
+};
+
+} // namespace
+
+TEST_F(EventStoreTest, UserCreatedUpdatedDeleted)
+{
+    auto r = apply({event("dsync.user.created", test::user("u2", dir, "Bo", 2))});
+    EXPECT_EQ(r.applied, 1);
+    EXPECT_EQ(one("SELECT first_name FROM users WHERE id = 'u2'"), "Bo");
+    apply({event("dsync.user.updated", test::user("u2", dir, "Bob", 3))});
+    EXPECT_EQ(one("SELECT first_name FROM users WHERE id = 'u2'"), "Bob");
+    apply({event("dsync.user.deleted", test::user("u1", dir, "Ana", 4))});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u1'"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships WHERE user_id = 'u1'"), 0);
+    EXPECT_EQ(one("SELECT entity || ' ' || op FROM changes ORDER BY seq DESC LIMIT 1"),
+              "user delete");
+}
+
+TEST_F(EventStoreTest, AppliedTwiceChangesNothingTheSecondTime)
+{
+    auto const e = event("dsync.user.updated", test::user("u1", dir, "Ann", 5));
+    apply({e});
+    auto const after_first = changes();
+    auto r = apply({e});
+    EXPECT_EQ(r.applied, 0);
+    EXPECT_EQ(r.unchanged, 1);
+    EXPECT_EQ(changes(), after_first);
+}
+
+TEST_F(EventStoreTest, AnOlderEventNeverOverwritesANewerRow)
+{
+    apply({event("dsync.user.updated", test::user("u1", dir, "Newer", 9))});
+    auto r = apply({event("dsync.user.updated", test::user("u1", dir, "Older", 4))});
+    EXPECT_EQ(r.unchanged, 1);
+    EXPECT_EQ(one("SELECT first_name FROM users WHERE id = 'u1'"), "Newer");
+}
+
+TEST_F(EventStoreTest, ADeletedUserIsNotBroughtBackByALateCopy)
+{
+    apply({event("dsync.user.deleted", test::user("u1", dir, "Ana", 6))});
+    apply({event("dsync.user.updated", test::user("u1", dir, "Ghost", 5))});
+    MembershipEvent m{dir, test::user("u1", dir, "Ghost", 5), test::group("g1", dir)};
+    apply({event("dsync.group.user_added", m)});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u1'"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships"), 0);
+}
+
+TEST_F(EventStoreTest, UserAddedBeforeUserCreatedUpsertsBothEnds)
+{
+    MembershipEvent m{dir, test::user("u9", dir, "Early", 2), test::group("g9", dir, "New", 2)};
+    auto r = apply({event("dsync.group.user_added", m),
+                    event("dsync.user.created", test::user("u9", dir, "Early", 2)),
+                    event("dsync.group.created", test::group("g9", dir, "New", 2))});
+    EXPECT_EQ(r.applied, 1);
+    EXPECT_EQ(r.unchanged, 2);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships WHERE user_id = 'u9' AND group_id = 'g9'"),
+              1);
+}
+
+TEST_F(EventStoreTest, UserRemovedAndGroupDeleted)
+{
+    MembershipEvent m{dir, test::user("u1", dir), test::group("g1", dir)};
+    apply({event("dsync.group.user_removed", m)});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships"), 0);
+    apply({event("dsync.group.user_added", m)});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships"), 1);
+    apply({event("dsync.group.deleted", test::group("g1", dir, "SRE", 3))});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM groups"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships"), 0);
+}
+
+TEST_F(EventStoreTest, DirectoryDeletedRemovesEverythingUnderIt)
+{
+    auto r = apply({event("dsync.deleted", test::directory(dir, "Acme", 9))});
+    EXPECT_EQ(r.applied, 1);
+    for (auto const* t : {"directories", "users", "groups", "memberships"})
+        EXPECT_EQ(count(std::string("SELECT COUNT(*) FROM ") + t), 0) << t;
+}
+
+TEST_F(EventStoreTest, ActivatedAndUnknownDirectoriesAreHandedBackForAFullSync)
+{
+    auto r = apply(
+        {event("dsync.activated", test::directory("directory_new"), "directory_new"),
+         event("dsync.user.created", test::user("x1", "directory_other"), "directory_other")});
+    EXPECT_EQ(r.directories_to_sync,
+              (std::vector<std::string>{"directory_new", "directory_other"}));
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'x1'"), 0);
+}
+
+TEST_F(EventStoreTest, OutOfScopeEventsAreSkippedButMoveTheCursor)
+{
+    ScopeFilter none = [](std::string const&, std::optional<std::string> const&) { return false; };
+    std::vector<EventPage::Item> items{event("dsync.user.created", test::user("u5", dir))};
+    auto r = events.apply_page(items, none, now);
+    EXPECT_EQ(r.skipped, 1);
+    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u5'"), 0);
+}
+
+TEST_F(EventStoreTest, PoisonEventIsQuarantinedAndTheCursorMovesOn)
+{
+    RejectedEvent bad{"event_bad", "dsync.user.created", "field 'id' is missing", "{}"};
+    auto r = apply({bad, event("dsync.user.created", test::user("u7", dir))});
+    EXPECT_EQ(r.quarantined, 1);
+    EXPECT_EQ(r.applied, 1);
+    EXPECT_EQ(events.quarantined_count(), 1);
+    EXPECT_EQ(one("SELECT reason FROM quarantined_events"), "field 'id' is missing");
+    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+}
+
+TEST_F(EventStoreTest, TheCursorIsSavedWithThePageOrNotAtAll)
+{
+    events.restart_stream("2026-01-01T00:00:00.000Z", now);
+    EXPECT_FALSE(events.load_position()->cursor);
+    EXPECT_EQ(events.load_position()->range_start, "2026-01-01T00:00:00.000Z");
+    auto r = apply({event("dsync.user.created", test::user("u3", dir))});
+    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+    EXPECT_EQ(events.load_position()->cursor_created_at, at(30).text);
+}
+
+TEST_F(EventStoreTest, EventsOfADirectoryInItsFirstSyncGoToStaging)
+{
+    auto const fresh = std::string("directory_2");
+    mirror.begin_staging(fresh, at(1));
+    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {}, {},
+                       {Phase::users, {}, "c"});
+    apply({event("dsync.user.updated", test::user("v1", fresh, "New", 2), fresh),
+           event("dsync.user.created", test::user("v2", fresh, "Later", 2), fresh)});
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE directory_id = 'directory_2'"), 0)
+        << "nothing of the directory is visible before its merge";
+    // a later page of the listing still carrying the old copy does not win
+    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {}, {},
+                       {Phase::done, {}, {}});
+    mirror.merge_directory(test::directory(fresh), {"per_group", 1}, now);
+    EXPECT_EQ(one("SELECT first_name FROM users WHERE id = 'v1'"), "New");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'v2'"), 1);
+}
+
+TEST_F(EventStoreTest, AFullSyncMergeLeavesAloneWhatEventsChangedDuringItsListing)
+{
+    // the listing begins: it sees u1 (in g1) and nothing else
+    mirror.begin_staging(dir, at(40));
+    mirror.stage_groups(dir, std::vector<Group>{test::group("g1", dir)}, {},
+                        {Phase::users, {}, {}});
+    mirror.stage_users(dir, std::vector<User>{test::user("u1", dir)}, {},
+                       std::vector<MembershipPair>{{"u1", "g1"}}, {Phase::done, {}, {}});
+    // meanwhile events: a user is created and added, u1 leaves g1
+    MembershipEvent added{dir, test::user("u2", dir, "New", 2), test::group("g1", dir)};
+    MembershipEvent removed{dir, test::user("u1", dir), test::group("g1", dir)};
+    apply({event("dsync.user.created", test::user("u2", dir, "New", 2)),
+           event("dsync.group.user_added", added), event("dsync.group.user_removed", removed)});
+    mirror.merge_directory(test::directory(dir), {"per_group", 1}, now);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u2'"), 1) << "not deleted by the merge";
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships WHERE user_id = 'u2'"), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM memberships WHERE user_id = 'u1'"), 0)
+        << "not re-added by the merge";
+}
+
+TEST_F(EventStoreTest, PruneRemovesOldChangesInBatches)
+{
+    db->exec("UPDATE changes SET changed_at = '2000-01-01T00:00:00.000Z'");
+    int const old = changes();
+    ASSERT_GT(old, 2);
+    EXPECT_EQ(events.prune("2001-01-01T00:00:00.000Z", 2), 2);
+    EXPECT_EQ(changes(), old - 2);
+    while (events.prune("2001-01-01T00:00:00.000Z", 2) > 0) {
+    }
+    EXPECT_EQ(changes(), 0);
+    // seq is never reused after pruning
+    apply({event("dsync.user.created", test::user("u8", dir))});
+    EXPECT_GT(count("SELECT MIN(seq) FROM changes"), old);
+}
