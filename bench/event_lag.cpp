@@ -76,8 +76,8 @@ int main(int argc, char** argv)
     fake::FakeWorkos fake(fake::Dataset::generate({5, 3, 3000, 150, 2}), {}, test::tls());
     std::ofstream(dir.file("dirsyncd.toml")) << "poll_interval_seconds = " << poll << "\n";
     auto const key = fake.with([](fake::FakeApi& a) { return a.options().api_key; });
-    test::BackgroundProcess daemon({DIRSYNCD_BINARY, "--config", dir.file("dirsyncd.toml"),
-                                    "--db", db_path, "--api-url", fake.url(), "--ca-file",
+    test::BackgroundProcess daemon({DIRSYNCD_BINARY, "--config", dir.file("dirsyncd.toml"), "--db",
+                                    db_path, "--api-url", fake.url(), "--ca-file",
                                     test::cert("ca.pem")},
                                    {{"WORKOS_API_KEY", key}}, dir.file("daemon.log"));
     if (!test::eventually(
@@ -135,8 +135,9 @@ int main(int argc, char** argv)
     for (auto const& l : lag)
         ms.push_back(std::chrono::duration<double, std::milli>(*l).count());
     std::sort(ms.begin(), ms.end());
-    std::printf("poll interval %.1f s, %d mutations: lag median %.0f ms, p90 %.0f ms, max %.0f ms\n",
-                poll, mutations, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back());
+    std::printf(
+        "poll interval %.1f s, %d mutations: lag median %.0f ms, p90 %.0f ms, max %.0f ms\n", poll,
+        mutations, ms[ms.size() / 2], ms[ms.size() * 9 / 10], ms.back());
 
     if (idle > 0) {
         double const cpu0 = cpu_seconds(daemon.pid());

@@ -117,35 +117,17 @@ std::optional<std::string> user_email(json::object const& obj, FieldReader& r)
 template <class T, class DecodeOne>
 Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
 {
-    auto parsed = parse_json(body);
-    if (!parsed)
-        return parsed.error();
-    auto const* root = parsed->if_object();
-    if (root == nullptr)
-        return DecodeError{"$", "expected a list object"};
-    auto const* data = root->if_contains("data");
-    if (data == nullptr || !data->is_array())
-        return DecodeError{"$.data", "expected an array"};
-
-    json::value const* meta = root->if_contains("list_metadata");
-    char const* meta_key = "list_metadata";
-    if (meta == nullptr) { // very old responses
-        meta = root->if_contains("listMetadata");
-        meta_key = "listMetadata";
-    }
-    if (meta == nullptr || !meta->is_object())
-        return DecodeError{"$.list_metadata", "missing or not an object"};
-
+    auto doc = parse_list_document(body);
+    if (!doc)
+        return doc.error();
+    auto const& root = doc->get_object();
+    auto after = list_after(root, true);
+    if (!after)
+        return after.error();
     Page<T> page;
-    if (auto const* after = meta->get_object().if_contains("after");
-        after != nullptr && !after->is_null()) {
-        if (!after->is_string())
-            return DecodeError{fmt::format("$.{}.after", meta_key), "expected a string or null"};
-        if (!after->get_string().empty())
-            page.after = std::string(after->get_string());
-    }
+    page.after = std::move(*after);
 
-    auto const& arr = data->get_array();
+    auto const& arr = root.at("data").get_array();
     page.items.reserve(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i) {
         auto const path = fmt::format("$.data[{}]", i);
@@ -179,6 +161,43 @@ Decoded<json::value> parse_json(std::string_view body)
     if (ec)
         return DecodeError{"$", fmt::format("invalid JSON: {}", ec.message())};
     return v;
+}
+
+Decoded<json::value> parse_list_document(std::string_view body)
+{
+    auto parsed = parse_json(body);
+    if (!parsed)
+        return parsed.error();
+    auto const* root = parsed->if_object();
+    if (root == nullptr)
+        return DecodeError{"$", "expected a list object"};
+    auto const* data = root->if_contains("data");
+    if (data == nullptr || !data->is_array())
+        return DecodeError{"$.data", "expected an array"};
+    return std::move(*parsed);
+}
+
+Decoded<std::optional<std::string>> list_after(json::object const& root, bool required)
+{
+    json::value const* meta = root.if_contains("list_metadata");
+    char const* meta_key = "list_metadata";
+    if (meta == nullptr) { // very old responses
+        meta = root.if_contains("listMetadata");
+        meta_key = "listMetadata";
+    }
+    if (meta == nullptr || !meta->is_object()) {
+        if (required)
+            return DecodeError{"$.list_metadata", "missing or not an object"};
+        return std::optional<std::string>();
+    }
+    auto const* after = meta->get_object().if_contains("after");
+    if (after == nullptr || after->is_null())
+        return std::optional<std::string>();
+    if (!after->is_string())
+        return DecodeError{fmt::format("$.{}.after", meta_key), "expected a string or null"};
+    if (after->get_string().empty())
+        return std::optional<std::string>();
+    return std::optional<std::string>(std::string(after->get_string()));
 }
 
 std::optional<std::string> decode_directory(json::object const& obj, Directory& out)

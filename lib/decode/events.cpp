@@ -112,25 +112,16 @@ std::optional<std::string> decode_event(json::object const& obj, Event& ev)
 
 Decoded<EventPage> parse_event_page(std::string_view body)
 {
-    auto parsed = parse_json(body);
-    if (!parsed)
-        return parsed.error();
-    auto const* root = parsed->if_object();
-    if (root == nullptr)
-        return DecodeError{"$", "expected a list object"};
-    auto const* data = root->if_contains("data");
-    if (data == nullptr || !data->is_array())
-        return DecodeError{"$.data", "expected an array"};
+    auto doc = parse_list_document(body);
+    if (!doc)
+        return doc.error();
+    auto const& root = doc->get_object();
+    auto after = list_after(root, false); // informational: the cursor is the last event's id
+    if (!after)
+        return after.error();
     EventPage page;
-    json::value const* meta = root->if_contains("list_metadata");
-    if (meta == nullptr)
-        meta = root->if_contains("listMetadata");
-    if (meta != nullptr && meta->is_object()) {
-        if (auto const* after = meta->get_object().if_contains("after");
-            after && after->is_string() && !after->get_string().empty())
-            page.after = std::string(after->get_string());
-    }
-    for (auto const& item : data->get_array()) {
+    page.after = std::move(*after);
+    for (auto const& item : root.at("data").get_array()) {
         Event ev;
         auto const* obj = item.if_object();
         std::optional<std::string> why =

@@ -21,4 +21,11 @@ std::optional<std::string> decode_group(boost::json::object const& obj, Group& o
 // Parses `body` with our limits; returns the error as a DecodeError at `$`.
 Decoded<boost::json::value> parse_json(std::string_view body);
 
+// Parses a list envelope: a JSON object with a `data` array (else a DecodeError).
+Decoded<boost::json::value> parse_list_document(std::string_view body);
+
+// The `after` cursor of a list envelope, from `list_metadata` or the legacy `listMetadata`;
+// nullopt at the end. A missing metadata object is an error only when `required`.
+Decoded<std::optional<std::string>> list_after(boost::json::object const& root, bool required);
+
 } // namespace dirsync::decode

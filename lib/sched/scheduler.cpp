@@ -195,8 +195,10 @@ asio::awaitable<void> Scheduler::event_loop()
     for (;;) {
         std::chrono::milliseconds delay = options_.poll_interval;
         if (!stream_ready_ || restart_stream_) {
-            // Nothing to poll before the first full sync has set the stream's start.
-            co_await sleep(poll_wake_, 1h);
+            // Nothing to poll before the full sync has set the stream's start; the loop still
+            // turns (a sync waiting out a long backoff must not look like a hang to the watchdog).
+            observer_.alive();
+            co_await sleep(poll_wake_, options_.poll_interval);
             continue;
         }
         std::exception_ptr failure;

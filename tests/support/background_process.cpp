@@ -1,5 +1,7 @@
 #include "support/background_process.hpp"
 
+#include "support/process.hpp"
+
 #include <fcntl.h>
 #include <fstream>
 #include <signal.h>
@@ -23,18 +25,9 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> const& argv,
     posix_spawn_file_actions_addopen(&actions, 1, output_file_.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (auto const& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (auto const& [k, v] : env)
-        env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : env_strings)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int const rc = posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
+    SpawnArguments spawn_args(argv, env);
+    int const rc = posix_spawn(&pid_, argv[0].c_str(), &actions, nullptr, spawn_args.argv(),
+                               spawn_args.envp());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0)
         throw std::runtime_error("posix_spawn failed for " + argv[0]);

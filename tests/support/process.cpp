@@ -12,6 +12,20 @@
 
 namespace test {
 
+SpawnArguments::SpawnArguments(std::vector<std::string> const& argv,
+                               std::map<std::string, std::string> const& env)
+{
+    strings_.reserve(argv.size() + env.size());
+    for (auto const& a : argv)
+        strings_.push_back(a);
+    for (auto const& [k, v] : env)
+        strings_.push_back(k + "=" + v);
+    for (std::size_t i = 0; i < strings_.size(); ++i)
+        (i < argv.size() ? args_ : env_).push_back(strings_[i].data());
+    args_.push_back(nullptr);
+    env_.push_back(nullptr);
+}
+
 ProcessResult run_process(std::vector<std::string> const& argv,
                           std::map<std::string, std::string> const& env,
                           std::chrono::seconds timeout)
@@ -25,20 +39,10 @@ ProcessResult run_process(std::vector<std::string> const& argv,
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
 
-    std::vector<char*> args;
-    for (auto const& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (auto const& [k, v] : env)
-        env_strings.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : env_strings)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-
+    SpawnArguments spawn_args(argv, env);
     pid_t pid = 0;
-    int const rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
+    int const rc =
+        posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, spawn_args.argv(), spawn_args.envp());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
