@@ -81,19 +81,20 @@ protected:
         fake = std::make_unique<fake::FakeWorkos>(fake::Dataset::generate(spec), o, test::tls());
     }
 
+    std::map<std::string, std::string> extra_env;
+
     void start_daemon(std::string const& extra_config = "")
     {
         auto const config = dir.file("dirsyncd.toml");
         std::ofstream(config) << "poll_interval_seconds = 0.2\n" << extra_config;
         notify = std::make_unique<NotifySocket>(dir.file("notify" + std::to_string(starts)));
+        auto env = extra_env;
+        env["WORKOS_API_KEY"] = fake->with([](fake::FakeApi& a) { return a.options().api_key; });
+        env["NOTIFY_SOCKET"] = notify->path();
         daemon = std::make_unique<test::BackgroundProcess>(
             std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db", db_path,
                                      "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
-            std::map<std::string, std::string>{{"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) {
-                                                    return a.options().api_key;
-                                                })},
-                                               {"NOTIFY_SOCKET", notify->path()}},
-            dir.file("daemon" + std::to_string(starts++) + ".log"));
+            env, dir.file("daemon" + std::to_string(starts++) + ".log"));
     }
 
     void TearDown() override
@@ -283,6 +284,7 @@ TEST_F(DaemonTest, SighupRunsOneFullResyncAndSigusr1LogsStatus)
 TEST_F(DaemonTest, SigtermDuringAFullSyncExitsZeroWithinFiveSecondsLeavingAConsistentMirror)
 {
     start_fake({23, 3, 3000, 60, 2}, true); // paced: a long first sync
+    extra_env["WATCHDOG_USEC"] = "2000000";
     start_daemon();
     ASSERT_TRUE(eventually(
         [&] { return daemon->output().find("full sync started") != std::string::npos; }, 10s));
@@ -294,6 +296,9 @@ TEST_F(DaemonTest, SigtermDuringAFullSyncExitsZeroWithinFiveSecondsLeavingAConsi
     EXPECT_EQ(*code, 0);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
     EXPECT_TRUE(notify->got("STOPPING=1"));
+    EXPECT_TRUE(notify->got("EXTEND_TIMEOUT_USEC=")) << "a long first sync extends the timeout";
+    EXPECT_TRUE(notify->got("WATCHDOG=1"))
+        << "the working loop pings the watchdog: " << ::testing::PrintToString(notify->messages());
     SQLite::Database db(db_path, SQLite::OPEN_READONLY);
     EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
     EXPECT_EQ(test::dangling_memberships(db), 0);
