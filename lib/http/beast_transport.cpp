@@ -261,8 +261,9 @@ struct BeastTransport::Impl {
                     throw;
                 stale = e.code();
             }
-            log.debug("reused connection to {} was closed ({}); reconnecting", url.host,
-                      stale->message());
+            log.warn("GET {}: the reused connection to {} failed ({}); retrying on a new "
+                     "connection",
+                     request.target, url.host, stale->message());
             lease.conn.reset();
         }
         lease.conn = co_await connect();

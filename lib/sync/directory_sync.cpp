@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace dirsync::sync {
@@ -53,8 +54,10 @@ public:
                                             dir.id, what, options.max_pages_per_listing));
             Page<T> page = co_await fetch(cursor);
             ++requests;
+            bool const had_items = !page.items.empty();
+            drop_foreign(what, page.items);
             auto kept = kept_ids(what, page);
-            bool const last = !page.after || (page.items.empty() && page.rejected.empty());
+            bool const last = !page.after || (!had_items && page.rejected.empty());
             if (!last && page.after == cursor)
                 throw SyncError(fmt::format("directory {}: {}: the cursor did not advance ({}); "
                                             "stopped instead of looping",
@@ -65,6 +68,21 @@ public:
                 co_return;
             cursor = std::move(page.after);
         }
+    }
+
+    // Items of another directory in this directory's listing are bad data: drop them, loudly.
+    template <class T>
+    void drop_foreign(std::string const& what, std::vector<T>& items)
+    {
+        auto const foreign = std::remove_if(items.begin(), items.end(), [&](T const& item) {
+            if (item.directory_id == dir.id)
+                return false;
+            if (++rejected <= 20)
+                svc.log.warn("directory {}: {}: ignoring {} of directory {}", dir.id, what, item.id,
+                             item.directory_id);
+            return true;
+        });
+        items.erase(foreign, items.end());
     }
 
     // Records that could not be decoded: log them; keep the stored copy of those with an id.

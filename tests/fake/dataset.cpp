@@ -89,6 +89,7 @@ Dataset Dataset::generate(DatasetSpec const& spec)
 {
     Dataset ds(spec.seed);
     ds.generating_ = true; // the data exists before the stream we follow starts: no events
+    ds.timestamp_style = spec.timestamps;
     std::mt19937_64 rng(spec.seed);
     std::uint64_t t = base_ms;
     auto const tick = [&t] { return t += 7; };

@@ -33,12 +33,16 @@ struct GroupRecord {
     std::string id, directory_id, organization_id, idp_id, name, created_at, updated_at;
 };
 
+// Timestamp forms the service has produced (spec section 1).
+enum class TimestampStyle { iso_millis, offset_no_colon, space_no_zone, micros };
+
 struct DatasetSpec {
     std::uint64_t seed = 1;
     int directories = 3;
     int users = 300; // in all, spread over the directories
     int groups = 30; // in all
     int max_groups_per_user = 3;
+    TimestampStyle timestamps = TimestampStyle::iso_millis;
 };
 
 // One entry of the fake's append-only event log.
@@ -50,9 +54,6 @@ struct EventRecord {
     std::string organization_id;
     boost::json::object data;
 };
-
-// Timestamp forms the service has produced (spec section 1).
-enum class TimestampStyle { iso_millis, offset_no_colon, space_no_zone, micros };
 
 class Dataset {
 public:

@@ -230,8 +230,126 @@ FakeResponse FakeApi::handle(FakeRequest const& request)
         parse_query(qpos == std::string::npos ? std::string_view{}
                                               : std::string_view(request.target).substr(qpos + 1));
     FakeResponse res = route(request, path, query);
+    inject_fault(request, query, res);
     res.headers.emplace_back("X-Request-ID", "req_" + std::to_string(++request_counter_));
     return res;
+}
+
+void FakeApi::inject_fault(FakeRequest const& request,
+                           std::multimap<std::string, std::string> const& query, FakeResponse& res)
+{
+    auto& rules = options_.faults;
+    auto it = std::find_if(rules.begin(), rules.end(), [&](FaultRule const& r) {
+        return r.count > 0 && request.target.rfind(r.target_prefix, 0) == 0;
+    });
+    bool const remember = std::any_of(rules.begin(), rules.end(), [](FaultRule const& r) {
+        return r.fault == Fault::duplicate_page && r.count > 0;
+    });
+    std::optional<json::array> this_page;
+    if (remember && res.status == 200 && res.body.rfind("{\"object\":\"list\"", 0) == 0)
+        this_page = json::parse(res.body).as_object().at("data").as_array();
+    struct Remember { // the page as served before any fault, for the next duplicate_page
+        std::optional<json::array>& page;
+        json::array& previous;
+        ~Remember()
+        {
+            if (page)
+                previous = std::move(*page);
+        }
+    } remember_page{this_page, previous_page_};
+    if (it == rules.end() || res.status == 401)
+        return;
+    --it->count;
+    ++stats_.faults_injected;
+    auto html = [&](unsigned status) {
+        res = {};
+        res.status = status;
+        res.content_type = "text/html";
+        res.body = "<html><head><title>" + std::to_string(status) +
+                   "</title></head><body><h1>Bad gateway or worse</h1></body></html>";
+    };
+    switch (it->fault) {
+    case Fault::http_500_html:
+        return html(500);
+    case Fault::http_502_html:
+        return html(502);
+    case Fault::http_503_html:
+        return html(503);
+    case Fault::http_504_html:
+        return html(504);
+    case Fault::http_408_html:
+        return html(408);
+    case Fault::ratelimit_retry_after_date: {
+        res = {};
+        res.status = 429;
+        res.body = R"({"message":"Too many requests.","code":"rate_limit_exceeded"})";
+        auto const at = std::time(nullptr) + 2;
+        std::tm tm{};
+        gmtime_r(&at, &tm);
+        char date[64];
+        std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        res.headers.emplace_back("Retry-After", date);
+        retry_not_before_[request.target] =
+            std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        return;
+    }
+    case Fault::ratelimit_no_retry_after:
+        res = {};
+        res.status = 429;
+        res.body = "\"Ratelimited\"";
+        return;
+    case Fault::reset_mid_body:
+        res.delivery = Delivery::reset_mid_body;
+        return;
+    case Fault::hang:
+        res.delivery = Delivery::hang;
+        return;
+    case Fault::slow_drip:
+        res.delivery = Delivery::drip;
+        return;
+    case Fault::oversize:
+        res.body = R"({"data":[],"padding":")" + std::string(8u << 20, 'x') +
+                   R"(","list_metadata":{"after":null}})";
+        return;
+    case Fault::malformed_json:
+        res.body = "<?xml version=\"1.0\"?><oops/>";
+        return;
+    case Fault::truncated_json:
+        res.body = res.body.substr(0, res.body.size() / 2);
+        return;
+    case Fault::wrong_shape:
+        res.body = R"({"object":"list","data":{"id":"x"},"list_metadata":{"after":null}})";
+        return;
+    case Fault::stuck_cursor:
+    case Fault::duplicate_page:
+    case Fault::legacy_metadata: {
+        if (res.status != 200)
+            return;
+        auto doc = json::parse(res.body).as_object();
+        if (it->fault == Fault::legacy_metadata) {
+            doc["listMetadata"] = doc["list_metadata"];
+            doc.erase("list_metadata");
+        } else if (it->fault == Fault::stuck_cursor) {
+            auto const after = param(query, "after");
+            doc["list_metadata"].as_object()["after"] =
+                after ? json::value(*after)
+                      : (doc["data"].as_array().empty()
+                             ? json::value(nullptr)
+                             : json::value(doc["data"].as_array().back().at("id")));
+            if (!after) // the next request will carry this cursor: stick to it then
+                ++it->count;
+        } else {
+            // duplicates across pages: this page starts with the items of the page before
+            auto& data = doc["data"].as_array();
+            json::array merged = previous_page_;
+            for (auto& v : data)
+                merged.push_back(v);
+            data = std::move(merged);
+        }
+        res.body = json::serialize(doc);
+        return;
+    }
+    }
 }
 
 FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,

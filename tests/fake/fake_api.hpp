@@ -4,6 +4,8 @@
 
 #include "dataset.hpp"
 
+#include <boost/json/array.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -19,11 +21,47 @@ struct FakeRequest {
     std::map<std::string, std::string> headers; // names lower-case
 };
 
+// How the server puts a response on the wire (network faults).
+enum class Delivery {
+    normal,
+    reset_mid_body, // send the headers and half the body, then reset the connection
+    hang,           // send the headers and half the body, then nothing for 30 s
+    drip,           // send the response a few bytes at a time, slowly
+};
+
 struct FakeResponse {
     unsigned status = 200;
     std::string content_type = "application/json; charset=utf-8";
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
+    Delivery delivery = Delivery::normal;
+};
+
+// The fault switchboard: the next `count` requests whose target starts with `target_prefix` get
+// `fault` instead of (or on top of) the normal answer.
+enum class Fault {
+    http_500_html,
+    http_502_html,
+    http_503_html,
+    http_504_html,
+    http_408_html,
+    ratelimit_retry_after_date, // 429 with Retry-After as an HTTP date
+    ratelimit_no_retry_after,   // 429 without Retry-After, bare-string body
+    reset_mid_body,
+    hang,
+    slow_drip,
+    oversize,       // a 200 with a body of several MiB
+    malformed_json, // a 200 whose body is not JSON
+    truncated_json, // a 200 whose JSON stops half-way
+    wrong_shape,    // a 200 whose `data` is not an array
+    stuck_cursor,   // list_metadata.after = the cursor that was sent
+    duplicate_page, // the page again, unchanged, with the same next cursor (duplicates)
+    legacy_metadata // `listMetadata` instead of `list_metadata`
+};
+struct FaultRule {
+    std::string target_prefix;
+    Fault fault;
+    int count = 1;
 };
 
 struct FakeOptions {
@@ -41,6 +79,7 @@ struct FakeOptions {
     std::chrono::milliseconds event_retention{std::chrono::hours(24 * 30)};
     bool expired_cursor_empty_page = false;
     bool events_after_always_last_id = false; // list_metadata.after even on the last page
+    std::vector<FaultRule> faults;
 };
 
 struct FakeStats {
@@ -49,6 +88,7 @@ struct FakeStats {
     // Retries of a refused request (same target) that came before the Retry-After we gave had
     // passed. (Other requests already in flight when a 429 went out cannot know of it.)
     std::uint64_t early_retries = 0;
+    std::uint64_t faults_injected = 0;
     std::uint64_t total() const;
 };
 
@@ -75,6 +115,9 @@ private:
     FakeResponse route(FakeRequest const& request, std::string const& path,
                        std::multimap<std::string, std::string> const& query);
     FakeResponse list_events(std::multimap<std::string, std::string> const& query);
+    // Applies the first matching fault rule to `res` (and uses one of its count).
+    void inject_fault(FakeRequest const& request,
+                      std::multimap<std::string, std::string> const& query, FakeResponse& res);
 
     Dataset dataset_;
     FakeOptions options_;
@@ -83,6 +126,7 @@ private:
     std::map<std::string, Bucket> per_directory_;
     std::uint64_t request_counter_ = 0;
     std::string current_target_;
+    boost::json::array previous_page_; // for Fault::duplicate_page
     std::map<std::string, std::chrono::steady_clock::time_point> retry_not_before_; // by target
 };
 

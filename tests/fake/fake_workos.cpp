@@ -6,11 +6,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <sstream>
 #include <thread>
 
 namespace fake {
@@ -77,6 +80,42 @@ struct FakeWorkos::Server {
         co_await serve(stream);
     }
 
+    // Network faults: a connection reset half-way through the body, a body that stops and hangs,
+    // or a response that arrives a few bytes at a time.
+    template <class Stream>
+    asio::awaitable<void> deliver_badly(Stream& stream, http::response<http::string_body>& res,
+                                        Delivery how)
+    {
+        std::ostringstream os;
+        os << res;
+        std::string const wire = os.str();
+        auto& lowest = beast::get_lowest_layer(stream);
+        asio::steady_timer timer(ioc);
+        if (how == Delivery::drip) {
+            for (std::size_t at = 0; at < wire.size(); at += 512) {
+                auto [ec, n] = co_await asio::async_write(
+                    stream,
+                    asio::buffer(wire.data() + at, std::min<std::size_t>(512, wire.size() - at)),
+                    asio::as_tuple(asio::use_awaitable));
+                if (ec)
+                    co_return;
+                timer.expires_after(std::chrono::milliseconds(20));
+                co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            co_return;
+        }
+        auto const half = wire.size() - res.body().size() / 2;
+        co_await asio::async_write(stream, asio::buffer(wire.data(), half),
+                                   asio::as_tuple(asio::use_awaitable));
+        if (how == Delivery::hang) {
+            timer.expires_after(std::chrono::seconds(30));
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        boost::system::error_code ignored;
+        lowest.socket().set_option(asio::socket_base::linger(true, 0), ignored); // RST, not FIN
+        lowest.socket().close(ignored);
+    }
+
     template <class Stream>
     asio::awaitable<void> serve(Stream& stream)
     {
@@ -107,6 +146,10 @@ struct FakeWorkos::Server {
             res.body() = std::move(fres.body);
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
+            if (fres.delivery != Delivery::normal) {
+                co_await deliver_badly(stream, res, fres.delivery);
+                co_return;
+            }
             auto [wec, wn] =
                 co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
             if (wec || !res.keep_alive())
