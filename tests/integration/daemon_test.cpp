@@ -13,6 +13,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <random>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -419,4 +420,42 @@ TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsTheUnit)
                                {{"PATH", "/usr/bin:/bin"}});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.err, "") << r.err;
+}
+
+TEST_F(DaemonTest, KilledAtRandomMomentsFiftyTimesTheMirrorStaysConsistentAndConverges)
+{
+    start_fake({25, 2, 1500, 40, 2}, true); // paced: kills land inside the full sync
+    auto const dir_id = first_directory();
+    std::mt19937 rng(25);
+    std::uniform_int_distribution<int> wait_ms(50, 900);
+    int kills = 0;
+    for (int round = 0; round < 50; ++round) {
+        // Changes upstream between runs, so that kills also land in event application.
+        mutate([&](fake::Dataset& ds) {
+            auto const& users = ds.users_of_directory(dir_id);
+            ds.update_user(*std::next(users.begin(), round % 40), "Kill" + std::to_string(round));
+            if (round % 5 == 0)
+                ds.add_member(ds.add_user(dir_id, "K", std::to_string(round)),
+                              *ds.groups_of_directory(dir_id).begin());
+        });
+        start_daemon();
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms(rng)));
+        daemon->signal(SIGKILL);
+        daemon->wait(5s);
+        ++kills;
+        SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+        ASSERT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok") << "round " << round;
+        ASSERT_EQ(test::dangling_memberships(db), 0) << "round " << round;
+    }
+    EXPECT_EQ(kills, 50);
+    start_daemon();
+    EXPECT_TRUE(converged(120s)) << ::testing::PrintToString(differences());
+    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+    // every user row has exactly one creating change: nothing recorded twice across the kills
+    EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM users u WHERE (SELECT COUNT(*) FROM changes c "
+                            "WHERE c.entity = 'user' AND c.entity_id = u.id AND c.op = 'upsert') "
+                            "= 0")
+                  .getInt(),
+              0);
 }
