@@ -230,10 +230,7 @@ std::optional<StreamPosition> EventStore::load_position()
                              "WHERE id = 1");
     if (!q.executeStep())
         return std::nullopt;
-    auto opt = [&](int i) {
-        return q.getColumn(i).isNull() ? std::nullopt
-                                       : std::optional<std::string>(q.getColumn(i).getString());
-    };
+    auto opt = [&q](int i) { return optional_text(q, i); };
     return StreamPosition{opt(0), opt(1), opt(2)};
 }
 

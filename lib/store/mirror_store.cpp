@@ -251,10 +251,7 @@ std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory
     q.bind(":dir", directory_id);
     if (!q.executeStep())
         return std::nullopt;
-    auto opt = [&](int i) {
-        return q.getColumn(i).isNull() ? std::nullopt
-                                       : std::optional<std::string>(q.getColumn(i).getString());
-    };
+    auto opt = [&q](int i) { return optional_text(q, i); };
     StagingRun run;
     run.started_at = {q.getColumn(0).getString(), q.getColumn(1).getInt64()};
     run.progress.phase = phase_from(q.getColumn(2).getString());
@@ -444,10 +441,7 @@ std::vector<MirrorStore::DirectoryStatus> MirrorStore::directory_status()
              "EXISTS (SELECT 1 FROM staging_runs r WHERE r.directory_id = ids.id) "
              "FROM ids LEFT JOIN directories d ON d.id = ids.id "
              "LEFT JOIN sync_state s ON s.directory_id = ids.id ORDER BY ids.id");
-    auto opt = [&](int i) {
-        return q.getColumn(i).isNull() ? std::nullopt
-                                       : std::optional<std::string>(q.getColumn(i).getString());
-    };
+    auto opt = [&q](int i) { return optional_text(q, i); };
     std::vector<DirectoryStatus> out;
     while (q.executeStep())
         out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),

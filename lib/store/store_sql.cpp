@@ -52,6 +52,12 @@ void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string
         st.bind(name);
 }
 
+std::optional<std::string> optional_text(SQLite::Statement& q, int column)
+{
+    auto const c = q.getColumn(column);
+    return c.isNull() ? std::nullopt : std::optional<std::string>(c.getString());
+}
+
 void rearm(SQLite::Statement& st)
 {
     st.reset();

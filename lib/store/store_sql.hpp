@@ -30,6 +30,8 @@ std::string column_list(std::vector<char const*> const& cols, char const* prefix
 std::string update_list(std::vector<char const*> const& cols);
 
 void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string> const& v);
+// A nullable text column of the current row.
+std::optional<std::string> optional_text(SQLite::Statement& q, int column);
 // reset() keeps the bindings: clear them too before reuse.
 void rearm(SQLite::Statement& st);
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "fake_workos.hpp"
+#include "support/temp_dir.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -10,27 +11,21 @@
 
 namespace test {
 
-// Made on first use, removed when the test process exits.
+// Made on first use, removed (with the TempDir) when the test process exits.
 class CertDir {
 public:
     CertDir()
     {
-        std::string pattern = (std::filesystem::temp_directory_path() / "dirsync-certs-XXXXXX");
-        if (::mkdtemp(pattern.data()) == nullptr)
-            throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-        std::string const cmd = std::string("bash '") + DIRSYNC_MAKE_CERTS + "' '" + path_ + "'";
+        std::string const cmd =
+            std::string("bash '") + DIRSYNC_MAKE_CERTS + "' '" + dir_.path().string() + "'";
         if (std::system(cmd.c_str()) != 0)
             throw std::runtime_error("could not make test certificates: " + cmd);
-    }
-    ~CertDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
+        path_ = dir_.path().string();
     }
     std::string const& path() const { return path_; }
 
 private:
+    TempDir dir_;
     std::string path_;
 };
 
