@@ -63,6 +63,7 @@ settings::Settings load(settings::CommandLine const& cl)
                             *cl.log_level));
         cfg.log_level = *cl.log_level;
     }
+    cfg.sync.directory.allow_deletions = cl.allow_deletions;
     settings::derive_settings(cfg);
     return cfg;
 }

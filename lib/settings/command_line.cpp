@@ -18,6 +18,9 @@ std::string usage_text()
            "  --ca-file PATH     PEM file of CA certificates to trust instead of the system store\n"
            "  --log-level LEVEL  trace, debug, info (default), warn, error, critical, off\n"
            "  --once             run one full sync of every directory, then exit\n"
+           "  --allow-deletions DIRECTORY_ID\n"
+           "                     with --once: apply that directory's sync even if it deletes more\n"
+           "                     than max_delete_fraction (repeat for several directories)\n"
            "  --version          print the version and exit\n"
            "  --help             print this text and exit\n"
            "\n"
@@ -51,6 +54,18 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
             (arg == "--once" ? cl.once : arg == "--version" ? cl.version : cl.help) = true;
             continue;
         }
+        if (arg == "--allow-deletions") {
+            std::string value = inline_value.value_or("");
+            if (!inline_value) {
+                if (i + 1 >= args.size())
+                    return std::string("--allow-deletions needs a directory id");
+                value = args[++i];
+            }
+            if (value.empty())
+                return std::string("--allow-deletions needs a directory id");
+            cl.allow_deletions.push_back(value);
+            continue;
+        }
         if (arg == "--api-key")
             return std::string("the API key is not taken on the command line (it would show in "
                                "the process list); set WORKOS_API_KEY or api_key_file");
@@ -74,6 +89,8 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
         if (!known)
             return fmt::format("unknown argument '{}'", args[i]);
     }
+    if (!cl.allow_deletions.empty() && !cl.once)
+        return std::string("--allow-deletions only goes with --once");
     return cl;
 }
 

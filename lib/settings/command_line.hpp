@@ -1,6 +1,6 @@
 // The command line, the public contract:
 //   dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH] [--log-level LEVEL]
-//            [--once] [--version] [--help]
+//            [--once [--allow-deletions DIRECTORY_ID]...] [--version] [--help]
 #pragma once
 
 #include <optional>
@@ -17,6 +17,7 @@ struct CommandLine {
     std::optional<std::string> ca_file;
     std::optional<std::string> log_level;
     bool once = false;
+    std::vector<std::string> allow_deletions; // directories whose held deletions may go ahead
     bool version = false;
     bool help = false;
 };

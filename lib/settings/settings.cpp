@@ -134,6 +134,10 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.sync.directory.max_pages_per_listing = get_integer(n, 1, 100000000);
          }},
+        {"max_delete_fraction",
+         [](auto const& n, Settings& s) {
+             s.sync.directory.max_delete_fraction = get_number(n, 0.0, 1.0);
+         }},
         {"progress_interval_seconds",
          [](auto const& n, Settings& s) {
              s.sync.directory.progress_interval = std::chrono::seconds(get_integer(n, 1, 3600));

@@ -361,6 +361,38 @@ std::vector<std::string> MirrorStore::staged_user_ids(std::string const& directo
     return ids_after(db_, "staged_users", directory_id, from, inclusive, limit);
 }
 
+MirrorStore::PendingDeletions MirrorStore::pending_deletions(std::string const& directory_id)
+{
+    PendingDeletions p;
+    auto gone = [&](EntityTable const& t) {
+        SQLite::Statement q(db_, fmt::format("SELECT COUNT(*) FROM {0} WHERE {0}.directory_id = "
+                                             ":dir AND NOT EXISTS (SELECT 1 FROM {1} s WHERE "
+                                             "s.id = {0}.id)",
+                                             t.live, t.staged));
+        q.bind(":dir", directory_id);
+        q.executeStep();
+        return q.getColumn(0).getInt64();
+    };
+    p.live_users = count_where(db_, "users", directory_id);
+    p.staged_users = count_where(db_, "staged_users", directory_id);
+    p.users = gone(users_table);
+    p.live_groups = count_where(db_, "groups", directory_id);
+    p.groups = gone(groups_table);
+    return p;
+}
+
+void MirrorStore::record_hold(std::string const& directory_id, std::string const& reason,
+                              std::string const& now)
+{
+    SQLite::Statement st(db_, "INSERT INTO sync_state (directory_id, held_reason, held_at) "
+                              "VALUES (:dir, :reason, :now) ON CONFLICT (directory_id) DO UPDATE "
+                              "SET held_reason = excluded.held_reason, held_at = excluded.held_at");
+    st.bind(":dir", directory_id);
+    st.bind(":reason", reason);
+    st.bind(":now", now);
+    st.exec();
+}
+
 MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord const& record,
                                          std::string const& now)
 {
@@ -398,7 +430,8 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
              "user_count = excluded.user_count, group_count = excluded.group_count, "
              "membership_count = excluded.membership_count, "
              "membership_strategy = excluded.membership_strategy, "
-             "request_count = excluded.request_count, last_error = NULL, last_error_at = NULL");
+             "request_count = excluded.request_count, last_error = NULL, last_error_at = NULL, "
+             "held_reason = NULL, held_at = NULL");
     state.bind(":dir", dir);
     state.bind(":started", run_row->started_at.text);
     state.bind(":now", now);

@@ -91,6 +91,16 @@ public:
                                              std::optional<std::string> const& from, bool inclusive,
                                              int limit);
 
+    // What a merge of the staged directory would delete: live users and groups not staged.
+    struct PendingDeletions {
+        std::int64_t live_users = 0, staged_users = 0, users = 0;
+        std::int64_t live_groups = 0, groups = 0;
+    };
+    PendingDeletions pending_deletions(std::string const& directory_id);
+    // Records that the directory's full sync was held back (the staging stays for later).
+    void record_hold(std::string const& directory_id, std::string const& reason,
+                     std::string const& now);
+
     // --- live tables ---
     // Merges the staged directory into the live tables in one transaction: readers see the
     // directory as it was or as it is now, never a mix. Rows that did not change are not

@@ -229,6 +229,42 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
     st.set_progress(dir_id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
 }
 
+// Holds back a merge that would delete too much (a broken or half-configured IdP connection
+// looks just like everyone leaving): throws HeldSync, keeping the staging for a later run.
+void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
+                     Directory const& directory)
+{
+    auto const& id = directory.id;
+    auto const p = svc.store.pending_deletions(id);
+    double const limit = options.max_delete_fraction;
+    std::string reason;
+    if (p.live_users > 0 && p.staged_users == 0)
+        reason = fmt::format("the listing returned no users, and the mirror has {}", p.live_users);
+    else if (p.live_users > 0 &&
+             static_cast<double>(p.users) > limit * static_cast<double>(p.live_users))
+        reason = fmt::format("it would delete {} of {} users (max_delete_fraction {})", p.users,
+                             p.live_users, limit);
+    else if (p.live_groups > 0 &&
+             static_cast<double>(p.groups) > limit * static_cast<double>(p.live_groups))
+        reason = fmt::format("it would delete {} of {} groups (max_delete_fraction {})", p.groups,
+                             p.live_groups, limit);
+    if (reason.empty())
+        return;
+    bool const allowed = std::find(options.allow_deletions.begin(), options.allow_deletions.end(),
+                                   id) != options.allow_deletions.end();
+    if (allowed) {
+        svc.log.warn("directory {}: {}; allowed by --allow-deletions", id, reason);
+        return;
+    }
+    auto const message =
+        fmt::format("full sync held, nothing changed: {}; to apply it run dirsyncd --once "
+                    "--allow-deletions {} (or raise max_delete_fraction and send SIGHUP)",
+                    reason, id);
+    svc.log.critical("directory {}: {}", id, message);
+    svc.store.record_hold(id, message, now_timestamp().text);
+    throw HeldSync(fmt::format("directory {}: {}", id, message));
+}
+
 } // namespace
 
 asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectorySyncOptions options,
@@ -290,6 +326,7 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
             co_await stage_memberships(run, *strategy, progress);
     }
 
+    check_deletions(svc, options, directory);
     run.phase = "merge";
     run.report_progress(true);
     result.strategy = *strategy;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace spdlog {
 class logger;
@@ -29,6 +30,11 @@ struct DirectorySyncOptions {
     // Ends a runaway listing (a cursor that keeps producing pages) with an error.
     std::int64_t max_pages_per_listing = 100000;
     std::chrono::seconds progress_interval{10}; // how often a long sync logs progress
+    // A full sync that would delete more than this fraction of a directory's users or groups,
+    // or that lists no user for a directory that had some, is held back (nothing merged) unless
+    // the directory is in `allow_deletions`.
+    double max_delete_fraction = 0.25;
+    std::vector<std::string> allow_deletions;
 };
 
 struct DirectorySyncResult {
@@ -54,6 +60,12 @@ sync_directory(SyncServices services, DirectorySyncOptions options, Directory di
 class SyncError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+// The full sync was listed completely but held back before the merge: it would delete too much.
+class HeldSync : public SyncError {
+public:
+    using SyncError::SyncError;
 };
 
 } // namespace dirsync::sync

@@ -321,6 +321,31 @@ TEST_F(OnceTest, ScopeByDirectoryIdsAndByOrganization)
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM directories"), 1);
 }
 
+TEST_F(OnceTest, HeldDeletionsAreAppliedWithAllowDeletions)
+{
+    start_fake();
+    ASSERT_EQ(once().exit_code, 0);
+    auto const dir_id = fake->with([](fake::FakeApi& a) {
+        auto& ds = a.dataset();
+        auto const id = ds.directories().begin()->first;
+        auto const users = std::vector<std::string>(ds.users_of_directory(id).begin(),
+                                                    ds.users_of_directory(id).end());
+        for (std::size_t i = 0; i < users.size() / 2; ++i)
+            ds.delete_user(users[i]);
+        return id;
+    });
+    auto r = once();
+    EXPECT_EQ(r.exit_code, 1);
+    expect_one_error_line(r, "full sync held");
+    EXPECT_NE(differences(), std::vector<std::string>{});
+    r = once({"--allow-deletions", dir_id});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(differences(), std::vector<std::string>{});
+    r = test::run_process({DIRSYNCD_BINARY, "--allow-deletions", dir_id}, {});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("only goes with --once"), std::string::npos);
+}
+
 TEST(Cli, HelpAndVersion)
 {
     auto r = test::run_process({DIRSYNCD_BINARY, "--version"}, {});

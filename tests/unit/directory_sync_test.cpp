@@ -195,3 +195,57 @@ TEST_F(DirectorySyncTest, PageCapEndsARunawayListing)
     EXPECT_EQ(report.failures[0].directory_id, dir);
     EXPECT_NE(report.failures[0].message.find("max_pages_per_listing"), std::string::npos);
 }
+
+TEST_F(DirectorySyncTest, ASyncThatWouldDeleteTooMuchIsHeldUntilAllowed)
+{
+    full_sync(fake_transport, MembershipSource::per_group);
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    auto const users = std::vector<std::string>(ds.users_of_directory(dir).begin(),
+                                                ds.users_of_directory(dir).end());
+    for (std::size_t i = 0; i < users.size() / 2; ++i)
+        ds.delete_user(users[i]);
+    auto const count = [&] {
+        SQLite::Statement q(*db, "SELECT COUNT(*) FROM users WHERE directory_id = ?");
+        q.bind(1, dir);
+        q.executeStep();
+        return q.getColumn(0).getInt();
+    };
+    auto const before = count();
+
+    auto held = full_sync(fake_transport, MembershipSource::per_group);
+    ASSERT_EQ(held.failures.size(), 1u);
+    EXPECT_EQ(held.failures[0].directory_id, dir);
+    EXPECT_NE(held.failures[0].message.find("held"), std::string::npos);
+    EXPECT_EQ(count(), before) << "nothing deleted";
+    SQLite::Statement reason(*db, "SELECT held_reason FROM sync_state WHERE directory_id = ?");
+    reason.bind(1, dir);
+    ASSERT_TRUE(reason.executeStep());
+    EXPECT_NE(reason.getColumn(0).getString().find("max_delete_fraction"), std::string::npos);
+    EXPECT_NE(log.text().find("--allow-deletions " + dir), std::string::npos);
+
+    api::ApiClient api(ioc.get_executor(), fake_transport, limiter,
+                       {fake.options().api_key, "test", {}}, *log.logger);
+    FullSyncOptions options;
+    options.directory.membership_source = MembershipSource::per_group;
+    options.directory.allow_deletions = {dir};
+    auto applied = test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+    EXPECT_TRUE(applied.failures.empty());
+    EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+    EXPECT_EQ(
+        db->execAndGet("SELECT COUNT(*) FROM sync_state WHERE held_reason IS NOT NULL").getInt(),
+        0);
+}
+
+TEST_F(DirectorySyncTest, AListingWithNoUsersForADirectoryThatHadSomeIsHeld)
+{
+    full_sync(fake_transport, MembershipSource::per_group);
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    for (auto const& u : std::vector<std::string>(ds.users_of_directory(dir).begin(),
+                                                  ds.users_of_directory(dir).end()))
+        ds.delete_user(u);
+    auto held = full_sync(fake_transport, MembershipSource::per_group);
+    ASSERT_EQ(held.failures.size(), 1u);
+    EXPECT_NE(held.failures[0].message.find("returned no users"), std::string::npos);
+}
