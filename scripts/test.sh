@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, release build + tests, ASan/UBSan build + tests. What CI runs.
+# The whole test suite: set-up, format check, release build + tests, ASan/UBSan build + tests,
+# short fuzz runs. What CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -23,4 +24,6 @@ bash scripts/build.sh asan
 section "sanitizer tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j 2
+section "fuzzing (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+bash scripts/fuzz.sh
 section "done"

@@ -219,11 +219,14 @@ Settings load_settings(std::string const& path)
             fmt::format("config file {}: cannot be read: {}", path, std::strerror(errno)));
     std::stringstream text;
     text << in.rdbuf();
-    std::string const content = text.str();
+    return parse_settings(text.str(), path);
+}
 
+Settings parse_settings(std::string_view content, std::string const& path)
+{
     toml::table root;
     try {
-        root = toml::parse(std::string_view(content), std::string_view(path));
+        root = toml::parse(content, std::string_view(path));
     } catch (toml::parse_error const& e) {
         throw SettingsError(fmt::format("config file {}: line {}: {}", path, e.source().begin.line,
                                         e.description()));

@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace dirsync::settings {
 
@@ -44,6 +45,9 @@ struct Settings {
 // Reads a config file over the defaults. Throws SettingsError naming the file and the key for an
 // unreadable file, a TOML syntax error, an unknown key, a wrong type or a value out of range.
 Settings load_settings(std::string const& path);
+
+// The same, from the text of a config file; `origin` names it in error messages.
+Settings parse_settings(std::string_view text, std::string const& origin);
 
 // Fills the values that follow from others (the `auto` membership estimate's paces). Called by
 // load_settings; call it again after changing Settings by hand.
