@@ -1,6 +1,7 @@
 #include "api/api_client.hpp"
 
 #include "decode/decode.hpp"
+#include "model/clock.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -77,16 +78,8 @@ bool is_tls_error(boost::system::error_code ec)
     return ec.category() == asio::error::get_ssl_category();
 }
 
-std::int64_t now_micros()
+std::string describe_status(http::Response const& res, decode::ErrorBody const& body)
 {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string describe_status(http::Response const& res)
-{
-    auto const body = decode::parse_error_body(res.body);
     std::string text = fmt::format("HTTP {}", res.status);
     if (body.code)
         text += fmt::format(" {}", *body.code);
@@ -159,9 +152,9 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                         hold_until_ =
                             std::max(hold_until_, std::chrono::steady_clock::now() + *server_hint);
                 }
-                failure = describe_status(res) + request_id_note(res.request_id);
+                auto const body = decode::parse_error_body(res.body);
+                failure = describe_status(res, body) + request_id_note(res.request_id);
                 if (!is_retryable_status(res.status) || final_attempt) {
-                    auto const body = decode::parse_error_body(res.body);
                     throw ApiError(res.status, body.code.value_or(""), res.request_id,
                                    fmt::format("GET {}: {}{}", target, failure,
                                                is_retryable_status(res.status)

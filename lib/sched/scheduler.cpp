@@ -1,6 +1,7 @@
 #include "sched/scheduler.hpp"
 
 #include "decode/timestamp.hpp"
+#include "sync/clock.hpp"
 
 #include <SQLiteCpp/Exception.h>
 #include <boost/asio/as_tuple.hpp>
@@ -18,20 +19,9 @@
 namespace dirsync::sched {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
+using sync::now_text;
 
 namespace {
-
-std::int64_t now_micros()
-{
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string now_text()
-{
-    return decode::format_timestamp(now_micros());
-}
 
 // The text of a failure, and whether it was the API rejecting the key.
 std::pair<std::string, bool> describe(std::exception_ptr e)
@@ -111,10 +101,15 @@ void Scheduler::request_full_resync(std::string const& reason)
 void Scheduler::reconfigure(SchedulerOptions options)
 {
     options_ = std::move(options);
+    schedule_next_full();
+    poll_wake_.cancel();
+}
+
+void Scheduler::schedule_next_full()
+{
     next_full_ = std::chrono::steady_clock::now() +
                  jittered(options_.full_resync_interval, options_.full_resync_jitter,
                           std::uniform_real_distribution<double>(0, 1)(rng_));
-    poll_wake_.cancel();
 }
 
 void Scheduler::publish_status()
@@ -159,9 +154,7 @@ asio::awaitable<void> Scheduler::run()
                       position->cursor ? "cursor " + *position->cursor
                                        : "range start " + position->range_start.value_or("?"));
         observer_.mirror_ready();
-        next_full_ = std::chrono::steady_clock::now() +
-                     jittered(options_.full_resync_interval, options_.full_resync_jitter,
-                              std::uniform_real_distribution<double>(0, 1)(rng_));
+        schedule_next_full();
     } else {
         svc_.log.info("no event stream yet: starting with a full sync of every directory");
         full_requested_ = true;
@@ -315,10 +308,7 @@ asio::awaitable<void> Scheduler::sync_loop()
                         mirror_ready_ = true;
                         observer_.mirror_ready();
                     }
-                    next_full_ =
-                        std::chrono::steady_clock::now() +
-                        jittered(options_.full_resync_interval, options_.full_resync_jitter,
-                                 std::uniform_real_distribution<double>(0, 1)(rng_));
+                    schedule_next_full();
                 }
                 last_error_.reset();
             } else {

@@ -75,6 +75,7 @@ private:
                                        std::chrono::milliseconds delay);
     std::chrono::milliseconds failure_delay(int failures);
     void publish_status();
+    void schedule_next_full(); // the interval from now, with jitter
 
     boost::asio::any_io_executor ex_;
     sync::SyncServices svc_;

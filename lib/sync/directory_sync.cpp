@@ -1,6 +1,6 @@
 #include "sync/directory_sync.hpp"
 
-#include "decode/timestamp.hpp"
+#include "sync/clock.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -17,14 +17,6 @@ using store::Progress;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Timestamp now_timestamp()
-{
-    auto const us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    return {decode::format_timestamp(us), us};
-}
 
 template <class T>
 using PageFetch = std::function<asio::awaitable<Page<T>>(std::optional<std::string>)>;

@@ -2,6 +2,7 @@
 
 #include "decode/events.hpp"
 #include "decode/timestamp.hpp"
+#include "sync/clock.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,17 +11,6 @@
 
 namespace dirsync::sync {
 namespace asio = boost::asio;
-
-namespace {
-
-std::int64_t now_micros()
-{
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-} // namespace
 
 std::string events_target(EventSyncOptions const& options, Scope const& scope,
                           store::StreamPosition const& position)

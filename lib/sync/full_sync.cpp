@@ -1,6 +1,6 @@
 #include "sync/full_sync.hpp"
 
-#include "decode/timestamp.hpp"
+#include "sync/clock.hpp"
 
 #include <SQLiteCpp/Exception.h>
 #include <boost/asio/co_spawn.hpp>
@@ -18,13 +18,6 @@ namespace dirsync::sync {
 namespace asio = boost::asio;
 
 namespace {
-
-std::string now_text()
-{
-    return decode::format_timestamp(std::chrono::duration_cast<std::chrono::microseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
 
 // The directories in scope, as the API describes them now.
 asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, Scope scope)
