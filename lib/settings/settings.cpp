@@ -134,6 +134,10 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.sync.directory.max_pages_per_listing = get_integer(n, 1, 100000000);
          }},
+        {"max_objects_per_directory",
+         [](auto const& n, Settings& s) {
+             s.sync.directory.max_objects_per_directory = get_integer(n, 1, 1000000000);
+         }},
         {"max_delete_fraction",
          [](auto const& n, Settings& s) {
              s.sync.directory.max_delete_fraction = get_number(n, 0.0, 1.0);

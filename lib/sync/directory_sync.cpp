@@ -77,6 +77,18 @@ public:
         items.erase(foreign, items.end());
     }
 
+    // A directory that lists more users and groups than the cap is runaway data (or a cursor
+    // loop the page cap has not caught yet): stop before staging the page, so nothing is merged.
+    void check_object_cap(std::string const& what, std::size_t more) const
+    {
+        auto const listed = users + groups + static_cast<std::int64_t>(more);
+        if (listed > options.max_objects_per_directory)
+            throw SyncError(fmt::format("directory {}: {}: the directory lists more than {} users "
+                                        "and groups (max_objects_per_directory); stopped, "
+                                        "nothing deleted",
+                                        dir.id, what, options.max_objects_per_directory));
+    }
+
     // Records that could not be decoded: log them; keep the stored copy of those with an id.
     template <class T>
     std::vector<std::string> kept_ids(std::string const& what, Page<T> const& page)
@@ -134,13 +146,15 @@ asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
     PageFetch<Group> fetch = [&api, dir_id](std::optional<std::string> after) {
         return api.list_groups(api::GroupFilter::directory, dir_id, std::move(after));
     };
-    auto sink = [&run, &dir_id](Page<Group> const& page, auto const& kept, auto const& next) {
+    auto sink = [&run, &dir_id, &what](Page<Group> const& page, auto const& kept,
+                                       auto const& next) {
+        run.check_object_cap(what, page.items.size() + kept.size());
         Progress p = next ? Progress{Phase::groups, std::nullopt, next}
                           : Progress{Phase::users, std::nullopt, std::nullopt};
         run.svc.store.stage_groups(dir_id, page.items, kept, p);
         run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
     };
-    co_await run.walk<Group>(std::move(what), std::move(fetch), std::move(cursor), sink);
+    co_await run.walk<Group>(what, std::move(fetch), std::move(cursor), sink);
 }
 
 asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, bool embedded)
@@ -152,8 +166,9 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, b
     PageFetch<User> fetch = [&api, dir_id](std::optional<std::string> after) {
         return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
     };
-    auto sink = [&run, &dir_id, embedded](Page<User> const& page, auto const& kept,
-                                          auto const& next) {
+    auto sink = [&run, &dir_id, &what, embedded](Page<User> const& page, auto const& kept,
+                                                 auto const& next) {
+        run.check_object_cap(what, page.items.size() + kept.size());
         std::vector<MembershipPair> pairs;
         if (embedded)
             for (auto const& u : page.items)
@@ -165,7 +180,7 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, b
         run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
         run.memberships += static_cast<std::int64_t>(pairs.size());
     };
-    co_await run.walk<User>(std::move(what), std::move(fetch), std::move(cursor), sink);
+    co_await run.walk<User>(what, std::move(fetch), std::move(cursor), sink);
 }
 
 // Lists the members of every staged group (or the groups of every staged user), resuming at
@@ -285,6 +300,10 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
                      directory.name.value_or("unnamed"));
     }
     Progress progress = staging->progress;
+    if (result.resumed) { // the object cap and the progress log count what is staged already
+        run.groups = st.staged_group_count(id);
+        run.users = st.staged_user_count(id);
+    }
     std::optional<MembershipSource> strategy;
     if (staging->strategy)
         strategy = parse_membership_source(*staging->strategy);

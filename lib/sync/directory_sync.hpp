@@ -29,6 +29,8 @@ struct DirectorySyncOptions {
     std::chrono::seconds resume_window{std::chrono::hours(1)};
     // Ends a runaway listing (a cursor that keeps producing pages) with an error.
     std::int64_t max_pages_per_listing = 100000;
+    // Ends a runaway directory (users plus groups listed) with an error; nothing is merged.
+    std::int64_t max_objects_per_directory = 2000000;
     std::chrono::seconds progress_interval{10}; // how often a long sync logs progress
     // A full sync that would delete more than this fraction of a directory's users or groups,
     // or that lists no user for a directory that had some, is held back (nothing merged) unless

@@ -5,6 +5,7 @@
 #include "sync/directory_sync.hpp"
 #include "sync/full_sync.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace dirsync;
@@ -194,6 +195,45 @@ TEST_F(DirectorySyncTest, PageCapEndsARunawayListing)
     ASSERT_EQ(report.failures.size(), 1u);
     EXPECT_EQ(report.failures[0].directory_id, dir);
     EXPECT_NE(report.failures[0].message.find("max_pages_per_listing"), std::string::npos);
+}
+
+TEST_F(DirectorySyncTest, ObjectCapEndsARunawayDirectoryAndDeletesNothing)
+{
+    full_sync(fake_transport, MembershipSource::per_group);
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    auto const count = [&](char const* table) {
+        SQLite::Statement q(*db,
+                            fmt::format("SELECT COUNT(*) FROM {} WHERE directory_id = ?", table));
+        q.bind(1, dir);
+        q.executeStep();
+        return q.getColumn(0).getInt64();
+    };
+    auto const users_before = count("users");
+    auto const groups_before = count("groups");
+    ASSERT_GT(users_before, 1);
+    // upstream: one user gone, 200 new ones; the cap is just above the old size
+    ds.delete_user(*ds.users_of_directory(dir).begin());
+    for (int i = 0; i < 200; ++i)
+        ds.add_user(dir, "Bulk", std::to_string(i));
+
+    api::ApiClient api(ioc.get_executor(), fake_transport, limiter,
+                       {fake.options().api_key, "test", {}}, *log.logger);
+    FullSyncOptions options;
+    options.directory.membership_source = MembershipSource::per_group;
+    options.directory.max_objects_per_directory = users_before + groups_before + 10;
+    auto report = test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_EQ(report.failures[0].directory_id, dir);
+    EXPECT_NE(report.failures[0].message.find("max_objects_per_directory"), std::string::npos);
+    EXPECT_EQ(count("users"), users_before); // nothing added, nothing deleted
+    EXPECT_EQ(count("groups"), groups_before);
+
+    // raising the cap lets the next run (resuming the staging) converge
+    options.directory.max_objects_per_directory = 100000;
+    report = test::run(ioc, run_full_sync({api, store(), *log.logger}, options));
+    EXPECT_TRUE(report.failures.empty());
+    EXPECT_EQ(count("users"), users_before - 1 + 200);
 }
 
 TEST_F(DirectorySyncTest, ASyncThatWouldDeleteTooMuchIsHeldUntilAllowed)
