@@ -26,30 +26,31 @@ public:
     {
     }
 
-    // Absent or null -> nullopt; a string -> its value; anything else is an error.
-    std::optional<std::string> optional_string(char const* key)
+    // Absent or null -> nullopt; a string of at most `cap` bytes -> its value; anything else is
+    // an error.
+    std::optional<std::string> optional_string(char const* key, std::size_t cap = max_text_bytes)
     {
         auto const* v = obj_.if_contains(key);
         if (v == nullptr || v->is_null())
             return std::nullopt;
-        if (auto const* s = v->if_string())
-            return std::string(*s);
-        fail(key, "is not a string");
-        return std::nullopt;
+        return string_value(key, *v, cap);
     }
 
-    std::string required_string(char const* key)
+    std::string required_string(char const* key, std::size_t cap = max_text_bytes)
     {
         auto const* v = obj_.if_contains(key);
         if (v == nullptr || v->is_null()) {
             fail(key, "is missing");
             return {};
         }
-        if (auto const* s = v->if_string())
-            return std::string(*s);
-        fail(key, "is not a string");
-        return {};
+        return string_value(key, *v, cap).value_or("");
     }
+
+    std::optional<std::string> optional_id(char const* key)
+    {
+        return optional_string(key, max_id_bytes);
+    }
+    std::string required_id(char const* key) { return required_string(key, max_id_bytes); }
 
     Timestamp required_timestamp(char const* key)
     {
@@ -77,17 +78,42 @@ public:
         return json::serialize(*v);
     }
 
+    // The record as stored: its JSON text, within max_record_bytes.
+    std::string record_json(json::object const& obj)
+    {
+        auto text = json::serialize(obj);
+        if (text.size() > max_record_bytes)
+            fail(nullptr, fmt::format("is {} bytes long, over the cap of {}", text.size(),
+                                      max_record_bytes));
+        return text;
+    }
+
     void set_id(std::string const& id) { id_ = id; }
     void fail(char const* key, std::string const& why)
     {
         if (error_)
             return;
-        error_ = id_.empty() ? fmt::format("{}: field '{}' {}", type_, key, why)
-                             : fmt::format("{} {}: field '{}' {}", type_, id_, key, why);
+        auto const what = key ? fmt::format("field '{}' {}", key, why) : "the record " + why;
+        error_ = id_.empty() ? fmt::format("{}: {}", type_, what)
+                             : fmt::format("{} {}: {}", type_, id_, what);
     }
     std::optional<std::string> const& error() const { return error_; }
 
 private:
+    std::optional<std::string> string_value(char const* key, json::value const& v, std::size_t cap)
+    {
+        auto const* s = v.if_string();
+        if (s == nullptr) {
+            fail(key, "is not a string");
+            return std::nullopt;
+        }
+        if (s->size() > cap) {
+            fail(key, fmt::format("is {} bytes long, over the cap of {}", s->size(), cap));
+            return std::nullopt;
+        }
+        return std::string(*s);
+    }
+
     json::object const& obj_;
     char const* type_;
     std::string id_;
@@ -108,7 +134,8 @@ std::optional<std::string> user_email(json::object const& obj, FieldReader& r)
             continue;
         auto const* primary = eo->if_contains("primary");
         auto const* value = eo->if_contains("value");
-        if (primary && primary->is_bool() && primary->get_bool() && value && value->is_string())
+        if (primary && primary->is_bool() && primary->get_bool() && value && value->is_string() &&
+            value->get_string().size() <= max_text_bytes)
             return std::string(value->get_string());
     }
     return std::nullopt;
@@ -139,8 +166,9 @@ Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
         T item;
         if (auto why = decode_one(*obj, item)) {
             std::optional<std::string> id;
-            if (auto const* v = obj->if_contains("id");
-                v && v->is_string() && !v->get_string().empty())
+            if (auto const* v = obj->if_contains("id"); v && v->is_string() &&
+                                                        !v->get_string().empty() &&
+                                                        v->get_string().size() <= max_id_bytes)
                 id = std::string(v->get_string());
             page.rejected.push_back({path, std::move(*why), std::move(id)});
         } else {
@@ -197,15 +225,19 @@ Decoded<std::optional<std::string>> list_after(json::object const& root, bool re
         return DecodeError{fmt::format("$.{}.after", meta_key), "expected a string or null"};
     if (after->get_string().empty())
         return std::optional<std::string>();
+    if (after->get_string().size() > max_id_bytes)
+        return DecodeError{fmt::format("$.{}.after", meta_key),
+                           fmt::format("a cursor of {} bytes, over the cap of {}",
+                                       after->get_string().size(), max_id_bytes)};
     return std::optional<std::string>(std::string(after->get_string()));
 }
 
 std::optional<std::string> decode_directory(json::object const& obj, Directory& out)
 {
     FieldReader r(obj, "directory");
-    out.id = r.required_string("id");
+    out.id = r.required_id("id");
     r.set_id(out.id);
-    out.organization_id = r.optional_string("organization_id");
+    out.organization_id = r.optional_id("organization_id");
     out.name = r.optional_string("name");
     out.domain = r.optional_string("domain");
     if (!out.domain) {
@@ -223,19 +255,19 @@ std::optional<std::string> decode_directory(json::object const& obj, Directory& 
     out.state = r.required_string("state");
     out.created_at = r.required_timestamp("created_at");
     out.updated_at = r.required_timestamp("updated_at");
+    out.raw_json = r.record_json(obj);
     if (r.error())
         return r.error();
-    out.raw_json = json::serialize(obj);
     return std::nullopt;
 }
 
 std::optional<std::string> decode_user(json::object const& obj, User& out)
 {
     FieldReader r(obj, "directory_user");
-    out.id = r.required_string("id");
+    out.id = r.required_id("id");
     r.set_id(out.id);
-    out.directory_id = r.required_string("directory_id");
-    out.organization_id = r.optional_string("organization_id");
+    out.directory_id = r.required_id("directory_id");
+    out.organization_id = r.optional_id("organization_id");
     out.idp_id = r.optional_string("idp_id");
     out.email = user_email(obj, r);
     out.first_name = r.optional_string("first_name");
@@ -247,7 +279,7 @@ std::optional<std::string> decode_user(json::object const& obj, User& out)
     if (auto const* role = obj.if_contains("role"); role && !role->is_null()) {
         auto const* ro = role->if_object();
         auto const* slug = ro ? ro->if_contains("slug") : nullptr;
-        if (slug == nullptr || !slug->is_string())
+        if (slug == nullptr || !slug->is_string() || slug->get_string().size() > max_id_bytes)
             r.fail("role", "is not an object with a string 'slug'");
         else
             out.role = std::string(slug->get_string());
@@ -266,42 +298,44 @@ std::optional<std::string> decode_user(json::object const& obj, User& out)
             for (auto const& g : groups->get_array()) {
                 auto const* go = g.if_object();
                 auto const* gid = go ? go->if_contains("id") : nullptr;
-                if (gid == nullptr || !gid->is_string()) {
-                    r.fail("groups", "has an entry without a string 'id'");
+                if (gid == nullptr || !gid->is_string() ||
+                    gid->get_string().size() > max_id_bytes) {
+                    r.fail("groups", fmt::format("has an entry without a string 'id' of at most "
+                                                 "{} bytes",
+                                                 max_id_bytes));
                     break;
                 }
                 out.embedded_group_ids.emplace_back(gid->get_string());
             }
         }
     }
-    if (r.error())
-        return r.error();
-
     if (groups != nullptr) {
         json::object copy = obj;
         copy.erase("groups");
-        out.raw_json = json::serialize(copy);
+        out.raw_json = r.record_json(copy);
     } else {
-        out.raw_json = json::serialize(obj);
+        out.raw_json = r.record_json(obj);
     }
+    if (r.error())
+        return r.error();
     return std::nullopt;
 }
 
 std::optional<std::string> decode_group(json::object const& obj, Group& out)
 {
     FieldReader r(obj, "directory_group");
-    out.id = r.required_string("id");
+    out.id = r.required_id("id");
     r.set_id(out.id);
-    out.directory_id = r.required_string("directory_id");
-    out.organization_id = r.optional_string("organization_id");
+    out.directory_id = r.required_id("directory_id");
+    out.organization_id = r.optional_id("organization_id");
     out.idp_id = r.optional_string("idp_id");
     out.name = r.required_string("name");
     out.raw_attributes = r.optional_json("raw_attributes");
     out.created_at = r.required_timestamp("created_at");
     out.updated_at = r.required_timestamp("updated_at");
+    out.raw_json = r.record_json(obj);
     if (r.error())
         return r.error();
-    out.raw_json = json::serialize(obj);
     return std::nullopt;
 }
 

@@ -36,8 +36,13 @@ public:
 template <class T>
 using Decoded = boost::system::result<T, DecodeError>;
 
-// Limits on the documents we accept, against hostile or broken responses.
+// Limits on the documents we accept, against hostile or broken responses. A record over a limit
+// is rejected like any undecodable record (the error names the field and the cap); a cursor or
+// event id over its limit rejects the page.
 inline constexpr std::size_t max_json_depth = 64;
+inline constexpr std::size_t max_id_bytes = 256;             // ids, cursors
+inline constexpr std::size_t max_text_bytes = 64 * 1024;     // names, emails, states, idp ids
+inline constexpr std::size_t max_record_bytes = 1024 * 1024; // one record's JSON as stored
 
 // A single object (GET /directories/{id}).
 Decoded<Directory> parse_directory(std::string_view body);

@@ -121,9 +121,17 @@ Decoded<EventPage> parse_event_page(std::string_view body)
         return after.error();
     EventPage page;
     page.after = std::move(*after);
-    for (auto const& item : root.at("data").get_array()) {
+    auto const& items = root.at("data").get_array();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        auto const& item = items[i];
         Event ev;
         auto const* obj = item.if_object();
+        // The event id is the stream's cursor: one we could not store or send back fails the page.
+        if (auto id = obj ? string_field(*obj, "id") : std::nullopt;
+            id && id->size() > max_id_bytes)
+            return DecodeError{fmt::format("$.data[{}].id", i),
+                               fmt::format("an event id of {} bytes, over the cap of {}",
+                                           id->size(), max_id_bytes)};
         std::optional<std::string> why =
             obj ? decode_event(*obj, ev) : std::optional<std::string>("event: not an object");
         if (!why) {

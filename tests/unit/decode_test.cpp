@@ -1,6 +1,7 @@
 #include "decode/decode.hpp"
 #include "support/fixtures.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace dirsync;
@@ -122,6 +123,54 @@ TEST(DecodeUser, WrongTypesAreRejectedWithTheField)
     ASSERT_EQ(page.rejected.size(), 1u);
     EXPECT_EQ(page.rejected[0].reason,
               "directory_user directory_user_A: field 'email' is not a string");
+}
+
+namespace {
+
+std::string user_json(std::string const& id, std::string const& first_name,
+                      std::string const& raw_attributes = "{}")
+{
+    return R"({"id":")" + id + R"(","directory_id":"directory_1","state":"active","first_name":")" +
+           first_name + R"(","raw_attributes":)" + raw_attributes +
+           R"(,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"})";
+}
+
+} // namespace
+
+TEST(DecodeUser, OverlongStringsAreRejectedNamingTheFieldAndTheCap)
+{
+    std::string const long_id = "directory_user_" + std::string(max_id_bytes, 'x');
+    std::string const huge_blob = R"({"photo":")" + std::string(max_record_bytes, 'p') + R"("})";
+    auto page =
+        parse_user_page(R"({"data":[)" + user_json("directory_user_A", "Ann") + "," +
+                        user_json("directory_user_B", std::string(max_text_bytes + 1, 'b')) + "," +
+                        user_json(long_id, "Cid") + "," +
+                        user_json("directory_user_D", "Dee", huge_blob) +
+                        R"(],"list_metadata":{"after":null}})")
+            .value();
+    ASSERT_EQ(page.items.size(), 1u);
+    EXPECT_EQ(page.items[0].id, "directory_user_A");
+    ASSERT_EQ(page.rejected.size(), 3u);
+    EXPECT_EQ(page.rejected[0].reason,
+              fmt::format("directory_user directory_user_B: field 'first_name' is {} bytes long, "
+                          "over the cap of {}",
+                          max_text_bytes + 1, max_text_bytes));
+    EXPECT_EQ(page.rejected[0].id, "directory_user_B"); // kept as stored
+    EXPECT_NE(page.rejected[1].reason.find("field 'id' is 271 bytes long, over the cap of 256"),
+              std::string::npos)
+        << page.rejected[1].reason;
+    EXPECT_FALSE(page.rejected[1].id); // an id we cannot trust is no id: the sync stops
+    EXPECT_NE(page.rejected[2].reason.find("directory_user_D: the record is"), std::string::npos)
+        << page.rejected[2].reason;
+}
+
+TEST(DecodePage, AnOverlongCursorRejectsThePage)
+{
+    auto page = parse_group_page(R"({"data":[],"list_metadata":{"after":")" +
+                                 std::string(max_id_bytes + 1, 'c') + R"("}})");
+    ASSERT_FALSE(page);
+    EXPECT_EQ(page.error().path, "$.list_metadata.after");
+    EXPECT_NE(page.error().reason.find("over the cap of 256"), std::string::npos);
 }
 
 TEST(DecodeGroup, CurrentAndRecordedLists)

@@ -104,6 +104,17 @@ TEST(DecodeEvents, PoisonEventsAreRejectedInPlaceAndTheRestKept)
     EXPECT_EQ(unknown.directory_id, "directory_9");
 }
 
+TEST(DecodeEvents, AnOverlongEventIdRejectsThePage)
+{
+    // the id is the stream's cursor: a page we could not resume from is not taken at all
+    auto page = parse_event_page(
+        R"({"data":[{"id":")" + std::string(300, 'e') +
+        R"(","event":"dsync.user.created","created_at":"2026-01-01T00:00:00Z","data":{}}],"list_metadata":{"after":null}})");
+    ASSERT_FALSE(page);
+    EXPECT_EQ(page.error().path, "$.data[0].id");
+    EXPECT_NE(page.error().reason.find("over the cap of 256"), std::string::npos);
+}
+
 TEST(DecodeEvents, RecordedEventListsDecode)
 {
     auto page = parse_event_page(test::fixture("vcr/events__list_events_with_after.200.body"));
