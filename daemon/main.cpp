@@ -1,5 +1,6 @@
 // dirsyncd: command line and config -> objects -> io_context -> exit code. Only wiring here.
 #include "api/api_client.hpp"
+#include "database_watch.hpp"
 #include "exit_codes.hpp"
 #include "http/beast_transport.hpp"
 #include "instance_lock.hpp"
@@ -94,7 +95,7 @@ int run(settings::CommandLine const& cl)
 
     std::unique_ptr<SQLite::Database> db;
     try {
-        db = store::open_database(cfg.database, {cfg.busy_timeout});
+        db = store::open_database(cfg.database, {cfg.busy_timeout, cfg.max_database_bytes});
     } catch (store::StoreError const& e) {
         return fail(exit_database, e.what());
     }
@@ -104,6 +105,13 @@ int run(settings::CommandLine const& cl)
     } catch (std::runtime_error const& e) {
         return fail(exit_locked, e.what());
     }
+    DatabaseWatch watch(cfg.database);
+    store::set_lock_wait_reporter([log, path = cfg.database](auto waited, auto timeout) {
+        log->warn("database {}: another process has held a lock for {:.1f} s; waiting up to {} s "
+                  "(busy_timeout_seconds); apps must only read the mirror",
+                  path, std::chrono::duration<double>(waited).count(),
+                  std::chrono::duration<double>(timeout).count());
+    });
 
     boost::asio::io_context ioc(1);
     auto transport_options = cfg.http;
@@ -127,21 +135,26 @@ int run(settings::CommandLine const& cl)
         log->info("dirsyncd {}: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
                   cfg.api_url);
         store::EventStore events(*db);
-        auto reload = [&cl, &log]() -> std::variant<Reloaded, std::string> {
+        // SIGHUP: the new settings, and at once the database size cap (say, raised after the
+        // cap was reached).
+        auto reload = [&cl, &log, &db]() -> std::variant<Reloaded, std::string> {
             try {
                 auto fresh = load(cl);
                 auto key = settings::resolve_api_key(
                     fresh, environment(), [&](std::string const& w) { log->warn("{}", w); });
+                store::limit_database_size(*db, fresh.max_database_bytes);
                 return Reloaded{std::move(fresh), std::move(key)};
             } catch (settings::SettingsError const& e) {
                 return std::string(e.what());
+            } catch (SQLite::Exception const& e) {
+                return "database: " + store::describe_database_error(e);
             }
         };
-        return run_daemon(ioc, {services, events, *transport}, cfg, reload);
+        return run_daemon(ioc, {services, events, *transport, watch}, cfg, reload);
     }
     log->info("dirsyncd {} --once: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
               cfg.api_url);
-    return run_once(ioc, services, cfg.sync, cfg.api_url);
+    return run_once(ioc, services, cfg.sync, cfg.api_url, watch);
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -44,6 +45,27 @@ asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& notifie
     notifier.stopping();
     transport.shutdown();
     co_return signo;
+}
+
+// Returns what happened when the database file is no longer the one we opened (checked every
+// second).
+asio::awaitable<std::string> watch_database(DatabaseWatch const& watch, spdlog::logger& log,
+                                            SystemdNotifier& notifier,
+                                            http::BeastTransport& transport)
+{
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        co_await timer.async_wait(asio::use_awaitable);
+        if (auto problem = watch.problem()) {
+            log.critical("{}; stopping without writing to it again (the file that is there now, "
+                         "if any, is left as it is; a restart opens it)",
+                         *problem);
+            notifier.stopping();
+            transport.shutdown();
+            co_return *problem;
+        }
+    }
 }
 
 asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, spdlog::logger& log,
@@ -88,12 +110,13 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
     sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events,
                                scheduler_options(settings), notifier);
 
-    // Whichever ends first cancels the others: the stop signal (exit 0), or the scheduler
-    // failing beyond repair (exit 1, for systemd to restart us).
+    // Whichever ends first cancels the others: the stop signal (exit 0), the database file
+    // going away (exit 5), or the scheduler failing beyond repair (exit 1); systemd restarts us
+    // after the last two.
     int code = exit_ok;
     auto main = [&]() -> asio::awaitable<void> {
         auto ex = co_await asio::this_coro::executor;
-        auto [order, run_error, stop_error, signo, signals_error] =
+        auto [order, run_error, stop_error, signo, signals_error, watch_error, problem] =
             co_await asio::experimental::make_parallel_group(
                 asio::co_spawn(ex, scheduler.run(), asio::deferred),
                 asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport),
@@ -101,12 +124,22 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
                 asio::co_spawn(
                     ex,
                     handle_signals(scheduler, log, notifier, services.sync.api, settings, reload),
-                    asio::deferred))
+                    asio::deferred),
+                asio::co_spawn(ex,
+                               watch_database(services.database, log, notifier, services.transport),
+                               asio::deferred))
                 .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
         (void)signo;
         if (order[0] == 1)
             co_return;
-        std::exception_ptr failure = order[0] == 0 ? run_error : signals_error;
+        if (order[0] == 3 && !watch_error) {
+            std::cerr << "dirsyncd: " << problem << std::endl;
+            code = exit_database;
+            co_return;
+        }
+        std::exception_ptr failure = order[0] == 0   ? run_error
+                                     : order[0] == 2 ? signals_error
+                                                     : watch_error;
         try {
             if (failure)
                 std::rethrow_exception(failure);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api/api_client.hpp"
+#include "database_watch.hpp"
 #include "http/beast_transport.hpp"
 #include "settings/settings.hpp"
 #include "store/event_store.hpp"
@@ -20,6 +21,7 @@ struct DaemonServices {
     sync::SyncServices sync;
     store::EventStore& events;
     http::BeastTransport& transport;
+    DatabaseWatch const& database;
 };
 
 // Re-reads the configuration and the API key for SIGHUP: the new ones, or an error message.
@@ -29,8 +31,9 @@ struct Reloaded {
 };
 using Reloader = std::function<std::variant<Reloaded, std::string>()>;
 
-// Runs until SIGTERM/SIGINT (exit 0) or an unrecoverable error (exit 1). SIGHUP re-reads the
-// config (and the API key) and starts a full resync; SIGUSR1 logs the status of every directory.
+// Runs until SIGTERM/SIGINT (exit 0), the database file deleted or replaced (exit 5) or an
+// unrecoverable error (exit 1). SIGHUP re-reads the config (and the API key) and starts a full
+// resync; SIGUSR1 logs the status of every directory.
 int run_daemon(boost::asio::io_context& ioc, DaemonServices services,
                settings::Settings const& settings, Reloader reload);
 

@@ -47,7 +47,8 @@ Outcome classify(std::exception_ptr error, std::string const& api_url)
     } catch (store::StoreError const& e) {
         return {exit_database, e.what()};
     } catch (SQLite::Exception const& e) {
-        return {exit_database, fmt::format("database error: {}", e.what())};
+        return {exit_database,
+                fmt::format("database error: {}", store::describe_database_error(e))};
     } catch (boost::system::system_error const& e) {
         if (e.code() == asio::error::operation_aborted)
             return {exit_sync_failed, "interrupted by a signal; the mirror keeps its last "
@@ -61,7 +62,7 @@ Outcome classify(std::exception_ptr error, std::string const& api_url)
 } // namespace
 
 int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOptions options,
-             std::string const& api_url)
+             std::string const& api_url, DatabaseWatch const& database)
 {
     auto& log = svc.log;
     auto const started = std::chrono::steady_clock::now();
@@ -103,13 +104,20 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOption
              }());
 
     Outcome outcome{exit_ok, ""};
-    if (error) {
+    if (auto problem = database.problem()) {
+        outcome = {exit_database, *problem + "; what this run wrote went to the old file: run it "
+                                             "again"};
+    } else if (error) {
         outcome = classify(error, api_url);
     } else if (!report.failures.empty()) {
         auto const& first = report.failures.front();
         bool const auth = std::any_of(report.failures.begin(), report.failures.end(),
                                       [](auto const& f) { return f.auth; });
-        outcome = {auth ? exit_auth : exit_sync_failed,
+        bool const store_failed = std::any_of(report.failures.begin(), report.failures.end(),
+                                              [](auto const& f) { return f.database; });
+        outcome = {auth           ? exit_auth
+                   : store_failed ? exit_database
+                                  : exit_sync_failed,
                    fmt::format("{} of {} directories failed to sync; first: directory {}: {}",
                                report.failures.size(),
                                report.failures.size() + report.synced.size(), first.directory_id,

@@ -1,6 +1,7 @@
 #include "sched/scheduler.hpp"
 
 #include "decode/timestamp.hpp"
+#include "store/database.hpp"
 #include "sync/clock.hpp"
 
 #include <SQLiteCpp/Exception.h>
@@ -31,7 +32,7 @@ std::pair<std::string, bool> describe(std::exception_ptr e)
     } catch (api::ApiError const& err) {
         return {err.what(), err.is_auth_failure()};
     } catch (SQLite::Exception const& err) {
-        return {fmt::format("database: {}", err.what()), false};
+        return {fmt::format("database: {}", store::describe_database_error(err)), false};
     } catch (std::exception const& err) {
         return {err.what(), false};
     }
@@ -362,7 +363,7 @@ asio::awaitable<void> Scheduler::housekeeping_loop()
                 svc_.log.info("housekeeping: pruned {} changes and tombstones older than {}", total,
                               cutoff);
         } catch (SQLite::Exception const& e) {
-            svc_.log.error("housekeeping: {}", e.what());
+            svc_.log.error("housekeeping: {}", store::describe_database_error(e));
         }
         asio::steady_timer timer(ex_);
         co_await sleep(timer, options_.housekeeping_interval);

@@ -199,6 +199,10 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.event_retention = std::chrono::hours(24 * get_integer(n, 1, 365));
          }},
+        {"max_database_bytes",
+         [](auto const& n, Settings& s) {
+             s.max_database_bytes = get_integer(n, 1 << 20, std::int64_t{1} << 46);
+         }},
         {"busy_timeout_seconds",
          [](auto const& n, Settings& s) { s.busy_timeout = seconds(get_number(n, 0, 3600)); }},
     };

@@ -33,6 +33,7 @@ struct Settings {
     api::RateLimits rate_limits;
     api::RetryPolicy retry;
     std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
+    std::optional<std::int64_t> max_database_bytes; // none: no cap beyond the disk's size
 
     // daemon mode
     std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};

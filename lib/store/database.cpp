@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
+#include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,7 +38,92 @@ int user_version(SQLite::Database& db)
     return db.execAndGet("PRAGMA user_version").getInt();
 }
 
+std::mutex reporter_mutex;
+LockWaitReporter lock_wait_reporter;
+
+// SQLite's busy handler: sleeps and retries like sqlite3_busy_timeout, and tells the reporter
+// once per wait that we are waiting. `context` carries the timeout in milliseconds. A wait is
+// one sequence of calls from count 0 on one thread.
+int wait_for_lock(void* context, int count)
+{
+    using Clock = std::chrono::steady_clock;
+    thread_local Clock::time_point started;
+    thread_local bool reported = false;
+    auto const timeout = std::chrono::milliseconds(reinterpret_cast<std::intptr_t>(context));
+    auto const now = Clock::now();
+    if (count == 0) {
+        started = now;
+        reported = false;
+    }
+    auto const waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+    if (waited >= timeout)
+        return 0; // give up: the statement fails with SQLITE_BUSY
+    if (!reported && waited >= std::chrono::seconds(1)) {
+        reported = true;
+        std::lock_guard lock(reporter_mutex);
+        if (lock_wait_reporter)
+            lock_wait_reporter(waited, timeout);
+    }
+    auto const step = std::chrono::milliseconds(count < 5 ? 1 << count : 50);
+    std::this_thread::sleep_for(std::min(step, timeout - waited));
+    return 1;
+}
+
+// A SQLite file that another application made: it has tables, but no schema version of ours.
+bool has_foreign_tables(SQLite::Database& db)
+{
+    return db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").getInt() > 0;
+}
+
 } // namespace
+
+void limit_database_size(SQLite::Database& db, std::optional<std::int64_t> max_bytes)
+{
+    // Above SQLite's own maximum the value is clamped to it: that is "no cap".
+    std::int64_t pages = 4294967294;
+    if (max_bytes) {
+        auto const page_size = db.execAndGet("PRAGMA page_size").getInt64();
+        pages = std::max<std::int64_t>(1, *max_bytes / page_size);
+    }
+    db.exec(fmt::format("PRAGMA max_page_count = {}", pages));
+}
+
+void set_lock_wait_reporter(LockWaitReporter reporter)
+{
+    std::lock_guard lock(reporter_mutex);
+    lock_wait_reporter = std::move(reporter);
+}
+
+std::string describe_database_error(SQLite::Exception const& e)
+{
+    char const* meaning = nullptr;
+    switch (e.getErrorCode()) {
+    case SQLITE_FULL:
+        meaning = "the disk holding the database is full, or max_database_bytes is reached; the "
+                  "step was rolled back and the mirror keeps its last consistent state";
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        meaning = "another process held a lock on the database for longer than "
+                  "busy_timeout_seconds (apps must only read it); the step was rolled back and "
+                  "is retried";
+        break;
+    case SQLITE_READONLY:
+        meaning = "the database file or its directory is not writable by this user";
+        break;
+    case SQLITE_IOERR:
+        meaning = "the disk reported an I/O error";
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        meaning = "the database file is damaged or was replaced; restore it or remove it for a "
+                  "full resync";
+        break;
+    default:
+        break;
+    }
+    return meaning ? fmt::format("{} ({})", e.what(), meaning) : std::string(e.what());
+}
 
 int latest_schema_version()
 {
@@ -56,7 +143,9 @@ std::unique_ptr<SQLite::Database> open_database(std::string const& path,
     } catch (SQLite::Exception const& e) {
         throw StoreError(fmt::format("cannot open database {}: {}", path, e.what()));
     }
-    db->setBusyTimeout(static_cast<int>(options.busy_timeout.count()));
+    sqlite3_busy_handler(db->getHandle(), wait_for_lock,
+                         reinterpret_cast<void*>(static_cast<std::intptr_t>(
+                             std::max<std::int64_t>(0, options.busy_timeout.count()))));
     if (!in_memory && sqlite3_db_readonly(db->getHandle(), "main") == 1)
         throw StoreError(fmt::format("database {} is not writable by this user", path));
 
@@ -73,6 +162,13 @@ std::unique_ptr<SQLite::Database> open_database(std::string const& path,
     db->exec("PRAGMA synchronous = NORMAL"); // WAL + NORMAL: consistent after a crash
     db->exec("PRAGMA foreign_keys = OFF");
 
+    if (version == 0 && has_foreign_tables(*db))
+        throw StoreError(fmt::format("{} is a SQLite database of another application (it has "
+                                     "tables but no dirsyncd schema version); left untouched, "
+                                     "point --db at another file",
+                                     path));
+    limit_database_size(*db, options.max_bytes);
+
     int const latest = latest_schema_version();
     if (version > latest)
         throw StoreError(fmt::format(
@@ -81,7 +177,7 @@ std::unique_ptr<SQLite::Database> open_database(std::string const& path,
             path, version, latest));
     if (version < latest) {
         try {
-            SQLite::Transaction tx(*db);
+            SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);
             for (int v = version + 1; v <= latest; ++v) {
                 db->exec(schema::migrations[v - 1]);
                 db->exec(fmt::format("PRAGMA user_version = {}", v));

@@ -251,7 +251,7 @@ EventPageResult EventStore::apply_page(std::span<decode::EventPage::Item const> 
 {
     EventPageResult result;
     std::optional<std::string> cursor_created_at;
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     for (auto const& item : items) {
         if (auto const* bad = std::get_if<RejectedEvent>(&item)) {
             quarantine(db_, *bad, bad->reason, now);

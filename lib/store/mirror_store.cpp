@@ -263,7 +263,7 @@ std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory
 
 void MirrorStore::begin_staging(std::string const& directory_id, Timestamp const& started_at)
 {
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     clear_staging(db_, directory_id);
     SQLite::Statement ins(db_, "INSERT INTO staging_runs (directory_id, started_at, started_at_us, "
                                "phase, start_seq) VALUES (:dir, :at, :us, 'groups', :seq)");
@@ -292,7 +292,7 @@ void MirrorStore::set_progress(std::string const& directory_id, Progress const& 
 void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group const> groups,
                                std::span<std::string const> kept_ids, Progress const& next)
 {
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     auto& st = st_->stage_group;
     for (auto const& g : groups) {
         rearm(st);
@@ -309,7 +309,7 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
                               std::span<std::string const> kept_ids,
                               std::span<MembershipPair const> memberships, Progress const& next)
 {
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     auto& st = st_->stage_user;
     for (auto const& u : users) {
         rearm(st);
@@ -402,7 +402,7 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
         throw std::logic_error("merge_directory: no staging run for directory " + dir);
 
     MergeResult result;
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     SQLite::Statement start(db_, "SELECT start_seq FROM staging_runs WHERE directory_id = :dir");
     start.bind(":dir", dir);
     start.executeStep();
@@ -447,7 +447,7 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
 
 bool MirrorStore::delete_directory(std::string const& directory_id, std::string const& now)
 {
-    SQLite::Transaction tx(db_);
+    sql::WriteTransaction tx(db_);
     bool const mirrored = delete_directory_rows(db_, directory_id, now);
     tx.commit();
     return mirrored;

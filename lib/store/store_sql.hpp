@@ -6,12 +6,24 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace dirsync::store::sql {
+
+// Every write transaction takes the write lock at BEGIN (IMMEDIATE): a wait for another
+// process's lock happens there, under the busy handler, and never fails halfway through on a
+// read snapshot that went stale (SQLITE_BUSY_SNAPSHOT).
+class WriteTransaction : public SQLite::Transaction {
+public:
+    explicit WriteTransaction(SQLite::Database& db)
+        : SQLite::Transaction(db, SQLite::TransactionBehavior::IMMEDIATE)
+    {
+    }
+};
 
 // A live table replaced row by row, and its staging twin. SQL is generated from these lists
 // (identifiers only; every value is bound).

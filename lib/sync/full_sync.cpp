@@ -1,5 +1,6 @@
 #include "sync/full_sync.hpp"
 
+#include "store/database.hpp"
 #include "sync/clock.hpp"
 
 #include <SQLiteCpp/Exception.h>
@@ -79,6 +80,7 @@ asio::awaitable<void> sync_all(SyncServices svc, FullSyncOptions const& options,
             auto const& dir = directories[next++];
             std::string failure;
             bool auth = false;
+            bool database = false;
             try {
                 auto result = co_await sync_directory(svc, options.directory, dir);
                 report.synced.push_back(dir.id);
@@ -94,10 +96,11 @@ asio::awaitable<void> sync_all(SyncServices svc, FullSyncOptions const& options,
             } catch (SyncError const& e) {
                 failure = e.what();
             } catch (SQLite::Exception const& e) {
-                failure = fmt::format("database: {}", e.what());
+                failure = fmt::format("database: {}", store::describe_database_error(e));
+                database = true;
             }
             svc.log.error("directory {}: full sync failed: {}", dir.id, failure);
-            report.failures.push_back({dir.id, failure, auth});
+            report.failures.push_back({dir.id, failure, auth, database});
             try {
                 svc.store.record_error(dir.id, failure, now_text());
             } catch (SQLite::Exception const& e) {

@@ -28,7 +28,8 @@ struct FullSyncOptions {
 struct DirectoryFailure {
     std::string directory_id;
     std::string message;
-    bool auth = false; // the API rejected the key
+    bool auth = false;     // the API rejected the key
+    bool database = false; // the mirror could not be written (full disk, lock, damage)
 };
 
 struct FullSyncReport {

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <thread>
 
 using namespace dirsync::store;
 
@@ -79,4 +81,87 @@ TEST(Database, RefusesAFileThatIsNotSqlite)
 TEST(Database, ReportsAPathThatCannotBeCreated)
 {
     EXPECT_THROW(open_database("/nonexistent-dir/sub/mirror.db"), StoreError);
+}
+
+TEST(Database, RefusesASqliteDatabaseOfAnotherApplicationAndLeavesItAlone)
+{
+    test::TempDir dir;
+    auto const path = dir.file("app.db");
+    {
+        SQLite::Database other(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        other.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY)");
+    }
+    try {
+        open_database(path);
+        FAIL() << "expected a StoreError";
+    } catch (StoreError const& e) {
+        EXPECT_NE(std::string(e.what()).find("a SQLite database of another application"),
+                  std::string::npos)
+            << e.what();
+    }
+    SQLite::Database other(path, SQLite::OPEN_READONLY);
+    EXPECT_FALSE(other.tableExists("users"));
+    EXPECT_EQ(other.execAndGet("PRAGMA user_version").getInt(), 0);
+}
+
+TEST(Database, SizeCapFailsWritesWithSqliteFullAndCanBeLifted)
+{
+    test::TempDir dir;
+    auto db = open_database(dir.file("mirror.db"), {std::chrono::seconds(1), 1 << 20});
+    SQLite::Statement insert(*db, "INSERT INTO changes (changed_at, directory_id, entity, "
+                                  "entity_id, op) VALUES ('t', 'd', 'user', ?, 'upsert')");
+    auto const fill = [&] {
+        for (int i = 0; i < 20000; ++i) {
+            insert.bind(1, std::string(200, 'x') + std::to_string(i));
+            insert.exec();
+            insert.reset();
+        }
+    };
+    try {
+        fill();
+        FAIL() << "expected SQLITE_FULL";
+    } catch (SQLite::Exception const& e) {
+        EXPECT_EQ(e.getErrorCode(), SQLITE_FULL);
+        EXPECT_NE(describe_database_error(e).find("max_database_bytes is reached"),
+                  std::string::npos);
+    }
+    EXPECT_EQ(db->execAndGet("PRAGMA integrity_check").getString(), "ok");
+    insert.tryReset(); // returns the failed step's code, which reset() would throw again
+    limit_database_size(*db, std::nullopt);
+    EXPECT_NO_THROW(fill());
+}
+
+TEST(Database, AWriteWaitsForAnotherProcesssLockReportsItAndGivesUpAtTheBusyTimeout)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    auto db = open_database(path, {std::chrono::milliseconds(1500), std::nullopt});
+    std::vector<std::chrono::milliseconds> reports;
+    set_lock_wait_reporter([&](auto waited, auto) { reports.push_back(waited); });
+
+    SQLite::Database app(path, SQLite::OPEN_READWRITE);
+    app.exec("BEGIN IMMEDIATE");
+    auto const started = std::chrono::steady_clock::now();
+    try {
+        db->exec("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                 "VALUES ('t', 'd', 'user', 'u', 'upsert')");
+        FAIL() << "expected SQLITE_BUSY";
+    } catch (SQLite::Exception const& e) {
+        EXPECT_EQ(e.getErrorCode(), SQLITE_BUSY);
+        EXPECT_NE(describe_database_error(e).find("busy_timeout_seconds"), std::string::npos);
+    }
+    auto const waited = std::chrono::steady_clock::now() - started;
+    EXPECT_GE(waited, std::chrono::milliseconds(1400));
+    ASSERT_EQ(reports.size(), 1u); // once per wait
+    EXPECT_GE(reports[0], std::chrono::seconds(1));
+
+    // released in time: the write goes through
+    std::thread release([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        app.exec("COMMIT");
+    });
+    EXPECT_NO_THROW(db->exec("INSERT INTO changes (changed_at, directory_id, entity, entity_id, "
+                             "op) VALUES ('t', 'd', 'user', 'u', 'upsert')"));
+    release.join();
+    set_lock_wait_reporter({});
 }
