@@ -6,18 +6,28 @@
 #include <cstring>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace dirsync::daemon {
+
+std::optional<DatabaseWatch::FileId> DatabaseWatch::identify(std::string const& path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return std::nullopt;
+    return FileId{st.st_dev, st.st_ino};
+}
 
 DatabaseWatch::DatabaseWatch(std::string path)
     : path_(std::move(path))
 {
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) != 0)
+    auto id = identify(path_);
+    if (!id)
         throw std::runtime_error(
             fmt::format("cannot stat database {}: {}", path_, std::strerror(errno)));
-    device_ = st.st_dev;
-    inode_ = st.st_ino;
+    database_ = *id;
+    wal_ = identify(path_ + "-wal");
+    shm_ = identify(path_ + "-shm");
 }
 
 std::optional<std::string> DatabaseWatch::problem() const
@@ -30,11 +40,22 @@ std::optional<std::string> DatabaseWatch::problem() const
         return fmt::format("the database file {} cannot be checked: {}", path_,
                            std::strerror(errno));
     }
-    if (st.st_dev != device_ || st.st_ino != inode_)
+    if (FileId{st.st_dev, st.st_ino} != database_)
         return fmt::format("the database file {} was replaced by another file while dirsyncd "
                            "had it open",
                            path_);
     return std::nullopt;
+}
+
+std::vector<std::string> DatabaseWatch::remove_stale_companions() const
+{
+    std::vector<std::string> removed;
+    for (auto const& [suffix, ours] : {std::pair{"-wal", wal_}, std::pair{"-shm", shm_}}) {
+        auto const companion = path_ + suffix;
+        if (ours && identify(companion) == ours && ::unlink(companion.c_str()) == 0)
+            removed.push_back(companion);
+    }
+    return removed;
 }
 
 } // namespace dirsync::daemon

@@ -12,6 +12,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -58,9 +60,13 @@ asio::awaitable<std::string> watch_database(DatabaseWatch const& watch, spdlog::
         timer.expires_after(std::chrono::seconds(1));
         co_await timer.async_wait(asio::use_awaitable);
         if (auto problem = watch.problem()) {
+            auto const removed = watch.remove_stale_companions();
             log.critical("{}; stopping without writing to it again (the file that is there now, "
-                         "if any, is left as it is; a restart opens it)",
-                         *problem);
+                         "if any, is left as it is; a restart opens it){}",
+                         *problem,
+                         removed.empty() ? ""
+                                         : fmt::format("; removed the old file's {}",
+                                                       fmt::join(removed, " and ")));
             notifier.stopping();
             transport.shutdown();
             co_return *problem;

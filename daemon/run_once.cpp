@@ -105,6 +105,7 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOption
 
     Outcome outcome{exit_ok, ""};
     if (auto problem = database.problem()) {
+        database.remove_stale_companions(); // the old file's WAL must not meet the new file
         outcome = {exit_database, *problem + "; what this run wrote went to the old file: run it "
                                              "again"};
     } else if (error) {

@@ -90,6 +90,19 @@ std::string describe_status(http::Response const& res, decode::ErrorBody const& 
     return text;
 }
 
+// The request's headers for a trace line: the credential is never written, only its length.
+std::string loggable_headers(http::Request const& request)
+{
+    std::string out;
+    for (auto const& [name, value] : request.headers) {
+        out += out.empty() ? "" : ", ";
+        out += name == "Authorization"
+                   ? fmt::format("{}: <redacted, {} characters>", name, value.size())
+                   : fmt::format("{}: {}", name, value);
+    }
+    return out;
+}
+
 std::string request_id_note(std::string const& id)
 {
     return id.empty() ? std::string() : fmt::format(", X-Request-ID {}", id);
@@ -131,8 +144,11 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
         co_await limiter_.acquire(pacing_directory);
         co_await wait_for_hold();
         ++stats_.sent[index];
+        log_.trace("GET {} attempt {}: {}", target, attempt, loggable_headers(request));
         try {
             auto res = co_await transport_.get(request);
+            log_.trace("GET {} -> HTTP {}, {} bytes, X-Request-ID {}", target, res.status,
+                       res.body.size(), res.request_id.empty() ? "-" : res.request_id);
             if (res.status >= 200 && res.status < 300) {
                 auto why = accept(res);
                 if (!why)

@@ -36,6 +36,13 @@ struct FakeWorkos::Server {
             tls.emplace(asio::ssl::context::tls_server);
             tls->use_certificate_chain_file(files->certificate_chain);
             tls->use_private_key_file(files->private_key, asio::ssl::context::pem);
+            if (files->legacy_protocols_only) {
+                // Security level 0: OpenSSL 3 refuses TLS below 1.2 at any higher level.
+                SSL_CTX_set_security_level(tls->native_handle(), 0);
+                SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_VERSION);
+                SSL_CTX_set_max_proto_version(tls->native_handle(), TLS1_1_VERSION);
+                SSL_CTX_set_cipher_list(tls->native_handle(), "DEFAULT:@SECLEVEL=0");
+            }
         }
         tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
         acceptor.open(ep.protocol());

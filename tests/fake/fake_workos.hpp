@@ -12,8 +12,9 @@
 namespace fake {
 
 struct TlsFiles {
-    std::string certificate_chain; // PEM
-    std::string private_key;       // PEM
+    std::string certificate_chain;      // PEM
+    std::string private_key;            // PEM
+    bool legacy_protocols_only = false; // offer TLS 1.0 and 1.1 only (a server clients must refuse)
 };
 
 class FakeWorkos {

@@ -124,3 +124,63 @@ TEST_F(FaultTest, LegacyTimestampFormsAreStoredAsSent)
         EXPECT_GT(db.execAndGet("SELECT MIN(updated_at_us) FROM users").getInt64(), 0);
     }
 }
+
+namespace {
+
+// Whether `needle` occurs in the bytes of the file at `path` (absent file: no).
+bool file_contains(std::string const& path, std::string const& needle)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return bytes.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+TEST_F(FaultTest, TheApiKeyAppearsNowhereAfterARunWithEveryFaultAtTraceLevel)
+{
+    start();
+    auto const api_key = fake->with([](fake::FakeApi& a) { return a.options().api_key; });
+    fake->with([](fake::FakeApi& a) {
+        // One fault per listing (faults on one listing would hit the retries of one request,
+        // and their backoff adds up): every directory's and every group's listing gets one.
+        std::vector<std::string> targets{"/directories"};
+        auto const& ds = a.dataset();
+        for (auto const& [dir_id, _] : ds.directories()) {
+            targets.push_back("/directory_groups?directory=" + dir_id);
+            targets.push_back("/directory_users?directory=" + dir_id);
+            for (auto const& group : ds.groups_of_directory(dir_id))
+                targets.push_back("/directory_users?group=" + group);
+        }
+        using F = fake::Fault;
+        std::size_t next = 0;
+        for (auto f : {F::http_500_html, F::http_502_html, F::http_503_html, F::http_504_html,
+                       F::http_408_html, F::ratelimit_retry_after_date, F::ratelimit_no_retry_after,
+                       F::reset_mid_body, F::hang, F::slow_drip, F::oversize, F::malformed_json,
+                       F::truncated_json, F::wrong_shape, F::duplicate_page, F::legacy_metadata,
+                       F::stuck_cursor})
+            a.options().faults.push_back({targets.at(next++ % targets.size()), f, 1});
+    });
+    auto r = once("log_level = \"trace\"\nmembership_source = \"per_group\"\n"
+                  "request_timeout_seconds = 1\nmax_response_bytes = 1048576\n");
+    EXPECT_GE(fake->with([](fake::FakeApi& a) { return a.stats().faults_injected; }), 17u);
+    // trace logging ran, and shows where the key would have been
+    EXPECT_NE(r.out.find("Authorization: <redacted"), std::string::npos) << r.out.substr(0, 2000);
+
+    // a rejected key is a secret too
+    std::string const wrong_key = "sk_test_wrong_but_secret_4242";
+    auto const path = dir.file("c.toml");
+    auto rejected = test::run_process({DIRSYNCD_BINARY, "--once", "--config", path, "--db", db_path,
+                                       "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
+                                      {{"WORKOS_API_KEY", wrong_key}});
+    EXPECT_EQ(rejected.exit_code, 3);
+
+    for (auto const& key : {api_key, wrong_key}) {
+        for (auto const& text : {r.out, r.err, rejected.out, rejected.err}) {
+            EXPECT_EQ(text.find(key), std::string::npos) << text.substr(0, 2000);
+            EXPECT_EQ(text.find(key.substr(8)), std::string::npos); // nor a recognisable part
+        }
+        for (auto const* suffix : {"", "-wal", "-shm"})
+            EXPECT_FALSE(file_contains(db_path + suffix, key)) << "mirror.db" << suffix;
+    }
+}

@@ -6,6 +6,8 @@
 #include "support/test_certs.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -235,6 +237,43 @@ TEST_F(OnceTest, ExpiredCertificateIsRefusedBeforeAnyRequest)
     EXPECT_EQ(requests(), 0u);
 }
 
+namespace {
+
+// Whether a client that accepts TLS 1.0/1.1 completes a handshake with the server at `port`.
+bool legacy_client_handshakes(unsigned short port)
+{
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    SSL_CTX_set_security_level(ctx.native_handle(), 0);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+    SSL_CTX_set_cipher_list(ctx.native_handle(), "DEFAULT:@SECLEVEL=0");
+    asio::ssl::stream<asio::ip::tcp::socket> stream(ioc, ctx);
+    stream.next_layer().connect({asio::ip::make_address("127.0.0.1"), port});
+    boost::system::error_code ec;
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    return !ec;
+}
+
+} // namespace
+
+TEST_F(OnceTest, ServerOfferingOnlyTls10And11IsRefusedBeforeAnyRequest)
+{
+    auto files = test::tls();
+    files.legacy_protocols_only = true;
+    fake = std::make_unique<fake::FakeWorkos>(fake::Dataset::generate({5, 3, 300, 24, 3}),
+                                              fake::FakeOptions{}, files);
+    // the server really speaks TLS 1.1 ...
+    ASSERT_TRUE(legacy_client_handshakes(fake->port()));
+    // ... and dirsyncd will not
+    auto r = once();
+    EXPECT_EQ(r.exit_code, 4);
+    expect_one_error_line(r, "TLS failure");
+    EXPECT_EQ(requests(), 0u);
+    EXPECT_FALSE(std::filesystem::exists(db_path) && scalar("SELECT COUNT(*) FROM users") > 0);
+}
+
 TEST_F(OnceTest, SystemTrustStoreDoesNotTrustTheTestCa)
 {
     start_fake();
@@ -357,4 +396,26 @@ TEST(Cli, HelpAndVersion)
     r = test::run_process({DIRSYNCD_BINARY, "--frobnicate"}, {});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unknown argument '--frobnicate'"), std::string::npos);
+}
+
+TEST_F(OnceTest, SizeCapReachedExitsFiveKeepsTheMirrorAndTheNextRunCompletes)
+{
+    start_fake({6, 1, 20, 3, 2});
+    ASSERT_EQ(once().exit_code, 0);
+    auto const users = scalar("SELECT COUNT(*) FROM users");
+    fake->with([](fake::FakeApi& a) {
+        auto& ds = a.dataset();
+        auto const dir_id = ds.directories().begin()->first;
+        for (int i = 0; i < 3000; ++i)
+            ds.add_user(dir_id, "Bulk", std::to_string(i));
+    });
+    auto r = once({"--config", write("cap.toml", "max_database_bytes = 1048576\n")});
+    EXPECT_EQ(r.exit_code, 5) << r.out;
+    expect_one_error_line(r, "database or disk is full");
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM users"), users) << "nothing half-merged";
+    EXPECT_EQ(scalar("SELECT COUNT(*) FROM sync_state WHERE last_error LIKE '%disk is full%'"), 1);
+
+    r = once();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(differences(), std::vector<std::string>{});
 }
