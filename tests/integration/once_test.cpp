@@ -342,6 +342,31 @@ TEST_F(OnceTest, BadConfigNamesTheKeyAndTheFile)
     EXPECT_FALSE(std::filesystem::exists(db_path));
 }
 
+TEST_F(OnceTest, WrongTypeBadUrlAndMissingKeyFileEachGiveOneLineAndWriteNothing)
+{
+    start_fake();
+    struct Case {
+        char const* config;
+        char const* needle;
+    };
+    for (auto const& c :
+         {Case{"max_attempts = \"five\"\n", "line 1: key 'max_attempts': expected an integer"},
+          Case{"api_url = \"ftp://example.com\"\n", "line 1: key 'api_url': 'ftp://example.com'"},
+          Case{"api_key_file = \"/nonexistent/key\"\n", "api_key_file /nonexistent/key"}}) {
+        auto const config = write("case.toml", c.config);
+        // no WORKOS_API_KEY: the key file is where the key must come from
+        std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--config", config, "--db",
+                                      db_path};
+        auto r = test::run_process(argv, {});
+        EXPECT_EQ(r.exit_code, 2) << c.config << r.err;
+        expect_one_error_line(r, c.needle);
+        if (std::string(c.config).rfind("api_key_file", 0) != 0)
+            expect_one_error_line(r, "case.toml");
+        EXPECT_FALSE(std::filesystem::exists(db_path)) << c.config;
+    }
+    EXPECT_EQ(requests(), 0u);
+}
+
 TEST_F(OnceTest, ScopeByDirectoryIdsAndByOrganization)
 {
     start_fake();
