@@ -355,8 +355,8 @@ TEST_F(OnceTest, WrongTypeBadUrlAndMissingKeyFileEachGiveOneLineAndWriteNothing)
           Case{"api_key_file = \"/nonexistent/key\"\n", "api_key_file /nonexistent/key"}}) {
         auto const config = write("case.toml", c.config);
         // no WORKOS_API_KEY: the key file is where the key must come from
-        std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--config", config, "--db",
-                                      db_path};
+        std::vector<std::string> argv{DIRSYNCD_BINARY, "--once", "--config",
+                                      config,          "--db",   db_path};
         auto r = test::run_process(argv, {});
         EXPECT_EQ(r.exit_code, 2) << c.config << r.err;
         expect_one_error_line(r, c.needle);
