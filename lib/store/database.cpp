@@ -149,32 +149,40 @@ std::unique_ptr<SQLite::Database> open_database(std::string const& path,
     if (!in_memory && sqlite3_db_readonly(db->getHandle(), "main") == 1)
         throw StoreError(fmt::format("database {} is not writable by this user", path));
 
+    // Read-only checks first: a file we refuse is left exactly as it was (not even switched
+    // to WAL).
     int version = 0;
+    bool foreign = false;
     try {
         version = user_version(*db);
-        if (!in_memory)
-            db->exec("PRAGMA journal_mode = WAL");
+        foreign = version == 0 && has_foreign_tables(*db);
     } catch (SQLite::Exception const& e) {
         if (e.getErrorCode() == SQLITE_NOTADB)
             throw StoreError(fmt::format("{} is not a SQLite database", path));
         throw StoreError(fmt::format("cannot read database {}: {}", path, e.what()));
     }
-    db->exec("PRAGMA synchronous = NORMAL"); // WAL + NORMAL: consistent after a crash
-    db->exec("PRAGMA foreign_keys = OFF");
-
-    if (version == 0 && has_foreign_tables(*db))
+    if (foreign)
         throw StoreError(fmt::format("{} is a SQLite database of another application (it has "
                                      "tables but no dirsyncd schema version); left untouched, "
                                      "point --db at another file",
                                      path));
-    limit_database_size(*db, options.max_bytes);
-
     int const latest = latest_schema_version();
     if (version > latest)
         throw StoreError(fmt::format(
             "database {} has schema version {}, newer than this dirsyncd supports ({}); "
             "run a newer dirsyncd or point --db at another file",
             path, version, latest));
+
+    try {
+        if (!in_memory)
+            db->exec("PRAGMA journal_mode = WAL");
+    } catch (SQLite::Exception const& e) {
+        throw StoreError(fmt::format("cannot switch database {} to WAL: {}", path, e.what()));
+    }
+    db->exec("PRAGMA synchronous = NORMAL"); // WAL + NORMAL: consistent after a crash
+    db->exec("PRAGMA foreign_keys = OFF");
+    limit_database_size(*db, options.max_bytes);
+
     if (version < latest) {
         try {
             SQLite::Transaction tx(*db, SQLite::TransactionBehavior::IMMEDIATE);

@@ -102,6 +102,7 @@ TEST(Database, RefusesASqliteDatabaseOfAnotherApplicationAndLeavesItAlone)
     SQLite::Database other(path, SQLite::OPEN_READONLY);
     EXPECT_FALSE(other.tableExists("users"));
     EXPECT_EQ(other.execAndGet("PRAGMA user_version").getInt(), 0);
+    EXPECT_EQ(other.execAndGet("PRAGMA journal_mode").getString(), "delete") << "not even WAL";
 }
 
 TEST(Database, SizeCapFailsWritesWithSqliteFullAndCanBeLifted)
