@@ -32,15 +32,15 @@ DatabaseWatch::DatabaseWatch(std::string path)
 
 std::optional<std::string> DatabaseWatch::problem() const
 {
-    struct stat st {};
-    if (::stat(path_.c_str(), &st) != 0) {
+    auto const now = identify(path_);
+    if (!now) { // errno is stat's
         if (errno == ENOENT)
             return fmt::format("the database file {} was deleted while dirsyncd had it open",
                                path_);
         return fmt::format("the database file {} cannot be checked: {}", path_,
                            std::strerror(errno));
     }
-    if (FileId{st.st_dev, st.st_ino} != database_)
+    if (*now != database_)
         return fmt::format("the database file {} was replaced by another file while dirsyncd "
                            "had it open",
                            path_);

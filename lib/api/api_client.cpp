@@ -144,7 +144,8 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
         co_await limiter_.acquire(pacing_directory);
         co_await wait_for_hold();
         ++stats_.sent[index];
-        log_.trace("GET {} attempt {}: {}", target, attempt, loggable_headers(request));
+        if (log_.should_log(spdlog::level::trace)) // the header text is built only for trace
+            log_.trace("GET {} attempt {}: {}", target, attempt, loggable_headers(request));
         try {
             auto res = co_await transport_.get(request);
             log_.trace("GET {} -> HTTP {}, {} bytes, X-Request-ID {}", target, res.status,

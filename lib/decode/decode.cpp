@@ -373,16 +373,13 @@ Decoded<Page<Group>> parse_group_page(std::string_view body)
 ErrorBody parse_error_body(std::string_view body)
 {
     ErrorBody out;
-    boost::system::error_code ec;
-    json::parse_options opts;
-    opts.max_depth = max_json_depth;
-    json::value v = json::parse(body, ec, {}, opts);
-    if (!ec && v.is_string()) {
-        out.message = std::string(v.get_string());
+    auto const parsed = parse_json(body);
+    if (parsed && parsed->is_string()) {
+        out.message = std::string(parsed->get_string());
         return out;
     }
-    if (!ec && v.is_object()) {
-        auto const& o = v.get_object();
+    if (parsed && parsed->is_object()) {
+        auto const& o = parsed->get_object();
         auto str = [&](char const* key) -> std::optional<std::string> {
             auto const* f = o.if_contains(key);
             return f && f->is_string() ? std::optional<std::string>(f->get_string()) : std::nullopt;

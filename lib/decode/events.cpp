@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <type_traits>
+
 namespace dirsync::decode {
 namespace json = boost::json;
 
@@ -34,26 +36,32 @@ std::optional<std::string> string_field(json::object const& o, char const* key)
     return v && v->is_string() ? std::optional<std::string>(v->get_string()) : std::nullopt;
 }
 
+// A snapshot event (directory, user, group): the object without `previous_attributes`, and the
+// directory it belongs to.
+template <class T>
+std::optional<std::string> decode_snapshot(std::optional<std::string> (*decode)(json::object const&,
+                                                                                T&),
+                                           json::object const& data, Event& ev)
+{
+    T object;
+    if (auto why = decode(without_previous(data), object))
+        return why;
+    if constexpr (std::is_same_v<T, Directory>)
+        ev.directory_id = object.id;
+    else
+        ev.directory_id = object.directory_id;
+    ev.payload = std::move(object);
+    return std::nullopt;
+}
+
 // Decodes `data` for `type` into the event's payload; returns the reason it cannot.
 std::optional<std::string> decode_payload(std::string const& type, json::object const& data,
                                           Event& ev)
 {
-    if (type == "dsync.activated" || type == "dsync.deleted" || type == "dsync.deactivated") {
-        Directory d;
-        if (auto why = decode_directory(without_previous(data), d))
-            return why;
-        ev.directory_id = d.id;
-        ev.payload = std::move(d);
-        return std::nullopt;
-    }
-    if (type.rfind("dsync.user.", 0) == 0) {
-        User u;
-        if (auto why = decode_user(without_previous(data), u))
-            return why;
-        ev.directory_id = u.directory_id;
-        ev.payload = std::move(u);
-        return std::nullopt;
-    }
+    if (type == "dsync.activated" || type == "dsync.deleted" || type == "dsync.deactivated")
+        return decode_snapshot(decode_directory, data, ev);
+    if (type.rfind("dsync.user.", 0) == 0)
+        return decode_snapshot(decode_user, data, ev);
     if (type == "dsync.group.user_added" || type == "dsync.group.user_removed") {
         auto const* user = data.if_contains("user");
         auto const* group = data.if_contains("group");
@@ -71,14 +79,8 @@ std::optional<std::string> decode_payload(std::string const& type, json::object 
         ev.payload = std::move(m);
         return std::nullopt;
     }
-    if (type.rfind("dsync.group.", 0) == 0) {
-        Group g;
-        if (auto why = decode_group(without_previous(data), g))
-            return why;
-        ev.directory_id = g.directory_id;
-        ev.payload = std::move(g);
-        return std::nullopt;
-    }
+    if (type.rfind("dsync.group.", 0) == 0)
+        return decode_snapshot(decode_group, data, ev);
     // token events and unknown types: no effect on the mirror
     ev.directory_id = string_field(data, "directory_id");
     return std::nullopt;
