@@ -1,6 +1,7 @@
 // The real dirsyncd binary in daemon mode against the fake WorkOS server over real TLS: events,
 // restarts, signals, systemd notifications, and a reader that must only ever see progress.
 #include "support/daemon_fixture.hpp"
+#include "support/files.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -283,10 +284,8 @@ TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsTheUnit)
     if (std::system("command -v systemd-analyze >/dev/null 2>&1") != 0)
         GTEST_SKIP() << "systemd-analyze is not installed";
     test::TempDir dir;
-    std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service");
-    std::stringstream text;
-    text << in.rdbuf();
-    auto unit = text.str();
+    auto unit =
+        test::read_file(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service").value();
     // verify wants ExecStart's binary to exist: point it at the one we built.
     auto const pos = unit.find("/usr/local/bin/dirsyncd");
     ASSERT_NE(pos, std::string::npos);

@@ -2,6 +2,7 @@
 // tmpfs), an app holding a lock or a long read transaction, the database file deleted or
 // replaced. Each must end with a consistent mirror, the cause in the log, and recovery.
 #include "support/daemon_fixture.hpp"
+#include "support/files.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
@@ -10,7 +11,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
-#include <fstream>
 #include <sys/mount.h>
 #include <thread>
 #include <unistd.h>
@@ -61,17 +61,7 @@ protected:
         return fake->with(
             [](fake::FakeApi& a) { return static_cast<std::int64_t>(a.dataset().users().size()); });
     }
-    void rewrite_config(std::string const& extra)
-    {
-        std::ofstream(dir.file("dirsyncd.toml")) << "poll_interval_seconds = 0.2\n" << extra;
-    }
 };
-
-std::string file_bytes(std::string const& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 } // namespace
 
@@ -93,7 +83,7 @@ TEST_F(HostFaultTest, SizeCapReachedKeepsTheLastConsistentMirrorAndRaisingItWith
     EXPECT_LT(during, upstream_users()); // the page that did not fit was rolled back whole
     EXPECT_EQ((during - before) % 100, 0) << "events are applied a whole page at a time";
 
-    rewrite_config(""); // no cap
+    write_config(""); // no cap
     daemon->signal(SIGHUP);
     ASSERT_TRUE(converged(90s)) << ::testing::PrintToString(differences());
     expect_consistent();
@@ -209,13 +199,13 @@ TEST_F(HostFaultTest, DatabaseReplacedUnderTheDaemonStopsItWithExitFiveAndLeaves
         SQLite::Database copy(restored, SQLite::OPEN_READWRITE);
         copy.exec("PRAGMA journal_mode = DELETE; CREATE TABLE restored_marker (x)");
     }
-    auto const bytes = file_bytes(restored);
+    auto const bytes = test::read_file(restored).value();
     ASSERT_EQ(std::rename(restored.c_str(), db_path.c_str()), 0);
     add_users(20); // work the daemon must not write into the new file's path
 
     EXPECT_EQ(daemon->wait(10s), 5) << daemon->output();
     EXPECT_NE(daemon->output().find("was replaced by another file"), std::string::npos);
-    EXPECT_EQ(file_bytes(db_path), bytes) << "the restored file is untouched";
+    EXPECT_EQ(test::read_file(db_path), bytes) << "the restored file is untouched";
     EXPECT_FALSE(std::filesystem::exists(db_path + "-wal") &&
                  std::filesystem::file_size(db_path + "-wal") > 0)
         << "no WAL of the old file is left beside the new one";

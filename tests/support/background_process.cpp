@@ -1,12 +1,11 @@
 #include "support/background_process.hpp"
 
+#include "support/files.hpp"
 #include "support/process.hpp"
 
 #include <fcntl.h>
-#include <fstream>
 #include <signal.h>
 #include <spawn.h>
-#include <sstream>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,10 +74,7 @@ std::optional<int> BackgroundProcess::wait(std::chrono::milliseconds timeout)
 
 std::string BackgroundProcess::output() const
 {
-    std::ifstream in(output_file_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return read_file(output_file_).value_or("");
 }
 
 } // namespace test

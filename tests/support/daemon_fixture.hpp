@@ -81,10 +81,17 @@ protected:
 
     std::map<std::string, std::string> extra_env;
 
-    void start_daemon(std::string const& extra_config = "")
+    // The daemon's config file: a short poll interval, then `extra`. Rewrite it before SIGHUP.
+    std::string write_config(std::string const& extra)
     {
         auto const config = dir.file("dirsyncd.toml");
-        std::ofstream(config) << "poll_interval_seconds = 0.2\n" << extra_config;
+        std::ofstream(config) << "poll_interval_seconds = 0.2\n" << extra;
+        return config;
+    }
+
+    void start_daemon(std::string const& extra_config = "")
+    {
+        auto const config = write_config(extra_config);
         notify = std::make_unique<NotifySocket>(dir.file("notify" + std::to_string(starts)));
         auto env = extra_env;
         env["WORKOS_API_KEY"] = fake->with([](fake::FakeApi& a) { return a.options().api_key; });

@@ -1,8 +1,8 @@
 // Reading the JSON fixtures copied into tests/fixtures.
 #pragma once
 
-#include <fstream>
-#include <sstream>
+#include "support/files.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -10,12 +10,10 @@ namespace test {
 
 inline std::string fixture(std::string const& relative)
 {
-    std::ifstream in(std::string(DIRSYNC_FIXTURES) + "/" + relative, std::ios::binary);
-    if (!in)
+    auto text = read_file(std::string(DIRSYNC_FIXTURES) + "/" + relative);
+    if (!text)
         throw std::runtime_error("missing fixture " + relative);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return std::move(*text);
 }
 
 } // namespace test
