@@ -58,14 +58,11 @@ settings::Settings load(settings::CommandLine const& cl)
         cfg.ca_file = *cl.ca_file;
     if (cl.log_level) {
         if (!settings::is_log_level(*cl.log_level))
-            throw settings::SettingsError(
-                fmt::format("--log-level '{}' is not one of trace, debug, info, warn, error, "
-                            "critical, off",
-                            *cl.log_level));
+            throw settings::SettingsError("--log-level " +
+                                          settings::not_a_log_level(*cl.log_level));
         cfg.log_level = *cl.log_level;
     }
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
-    settings::derive_settings(cfg);
     return cfg;
 }
 
@@ -78,7 +75,7 @@ int run(settings::CommandLine const& cl)
         return fail(exit_usage, e.what());
     }
     std::string why;
-    auto url = http::parse_api_url(cfg.api_url, why);
+    auto url = parse_api_url(cfg.api_url, why);
     if (!url)
         return fail(exit_usage, fmt::format("API URL '{}': {}", cfg.api_url, why));
 
@@ -93,25 +90,32 @@ int run(settings::CommandLine const& cl)
     if (!url->is_tls())
         log->warn("talking plain http to {}: only for tests against a local server", url->host);
 
-    std::unique_ptr<SQLite::Database> db;
-    try {
-        db = store::open_database(cfg.database, {cfg.busy_timeout, cfg.max_database_bytes});
-    } catch (store::StoreError const& e) {
-        return fail(exit_database, e.what());
-    }
+    // The lock first: a second instance racing the first must be told so (exit 6), not fail to
+    // migrate a database the first one is migrating.
     std::optional<InstanceLock> lock;
     try {
+        store::create_database_file(cfg.database);
         lock.emplace(cfg.database);
+    } catch (store::StoreError const& e) {
+        return fail(exit_database, e.what());
     } catch (std::runtime_error const& e) {
         return fail(exit_locked, e.what());
     }
+    std::unique_ptr<store::Database> db;
+    try {
+        db = store::open_database(
+            cfg.database,
+            {cfg.busy_timeout, cfg.max_database_bytes,
+             [log, path = cfg.database](auto waited, auto timeout) {
+                 log->warn("database {}: another process has held a lock for {:.1f} s; waiting "
+                           "up to {} s (busy_timeout_seconds); apps must only read the mirror",
+                           path, std::chrono::duration<double>(waited).count(),
+                           std::chrono::duration<double>(timeout).count());
+             }});
+    } catch (store::StoreError const& e) {
+        return fail(exit_database, e.what());
+    }
     DatabaseWatch watch(cfg.database);
-    store::set_lock_wait_reporter([log, path = cfg.database](auto waited, auto timeout) {
-        log->warn("database {}: another process has held a lock for {:.1f} s; waiting up to {} s "
-                  "(busy_timeout_seconds); apps must only read the mirror",
-                  path, std::chrono::duration<double>(waited).count(),
-                  std::chrono::duration<double>(timeout).count());
-    });
 
     boost::asio::io_context ioc(1);
     auto transport_options = cfg.http;

@@ -106,59 +106,63 @@ asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, spdlog::logger
     }
 }
 
+// Runs the daemon's tasks until the first ends; whichever ends first cancels the others: the
+// stop signal (exit 0), the database file going away (exit 5), or the scheduler failing beyond
+// repair (exit 1); systemd restarts us after the last two.
+asio::awaitable<int> supervise(sched::Scheduler& scheduler, DaemonServices services,
+                               SystemdNotifier& notifier, settings::Settings settings,
+                               Reloader reload)
+{
+    auto& log = services.sync.log;
+    auto ex = co_await asio::this_coro::executor;
+    auto [order, run_error, stop_error, signo, signals_error, watch_error, problem] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(ex, scheduler.run(), asio::deferred),
+            asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport), asio::deferred),
+            asio::co_spawn(ex,
+                           handle_signals(scheduler, log, notifier, services.sync.api,
+                                          std::move(settings), std::move(reload)),
+                           asio::deferred),
+            asio::co_spawn(ex, watch_database(services.database, log, notifier, services.transport),
+                           asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)signo;
+    if (order[0] == 1)
+        co_return exit_ok;
+    if (order[0] == 3 && !watch_error) {
+        std::cerr << "dirsyncd: " << problem << std::endl;
+        co_return exit_database;
+    }
+    std::exception_ptr failure = order[0] == 0   ? run_error
+                                 : order[0] == 2 ? signals_error
+                                                 : watch_error;
+    try {
+        if (failure)
+            std::rethrow_exception(failure);
+        log.critical("the scheduler stopped unexpectedly");
+    } catch (std::exception const& e) {
+        log.critical("the scheduler failed: {}", e.what());
+        std::cerr << "dirsyncd: the scheduler failed: " << e.what() << std::endl;
+    }
+    co_return exit_sync_failed;
+}
+
 } // namespace
 
 int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Settings const& settings,
                Reloader reload)
 {
-    auto& log = services.sync.log;
     SystemdNotifier notifier;
     sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events,
                                scheduler_options(settings), notifier);
-
-    // Whichever ends first cancels the others: the stop signal (exit 0), the database file
-    // going away (exit 5), or the scheduler failing beyond repair (exit 1); systemd restarts us
-    // after the last two.
-    int code = exit_ok;
-    auto main = [&]() -> asio::awaitable<void> {
-        auto ex = co_await asio::this_coro::executor;
-        auto [order, run_error, stop_error, signo, signals_error, watch_error, problem] =
-            co_await asio::experimental::make_parallel_group(
-                asio::co_spawn(ex, scheduler.run(), asio::deferred),
-                asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport),
-                               asio::deferred),
-                asio::co_spawn(
-                    ex,
-                    handle_signals(scheduler, log, notifier, services.sync.api, settings, reload),
-                    asio::deferred),
-                asio::co_spawn(ex,
-                               watch_database(services.database, log, notifier, services.transport),
-                               asio::deferred))
-                .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-        (void)signo;
-        if (order[0] == 1)
-            co_return;
-        if (order[0] == 3 && !watch_error) {
-            std::cerr << "dirsyncd: " << problem << std::endl;
-            code = exit_database;
-            co_return;
-        }
-        std::exception_ptr failure = order[0] == 0   ? run_error
-                                     : order[0] == 2 ? signals_error
-                                                     : watch_error;
-        try {
-            if (failure)
-                std::rethrow_exception(failure);
-            log.critical("the scheduler stopped unexpectedly");
-        } catch (std::exception const& e) {
-            log.critical("the scheduler failed: {}", e.what());
-            std::cerr << "dirsyncd: the scheduler failed: " << e.what() << std::endl;
-        }
-        code = exit_sync_failed;
-    };
-    asio::co_spawn(ioc, main(), asio::detached);
+    int code = exit_sync_failed;
+    asio::co_spawn(ioc, supervise(scheduler, services, notifier, settings, std::move(reload)),
+                   [&code](std::exception_ptr e, int c) {
+                       if (!e)
+                           code = c;
+                   });
     ioc.run();
-    log.info("dirsyncd stopped");
+    services.sync.log.info("dirsyncd stopped");
     return code;
 }
 

@@ -1,9 +1,8 @@
 #include "run_once.hpp"
 
 #include "exit_codes.hpp"
-#include "store/database.hpp"
+#include "sync/failure.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -26,42 +26,55 @@ struct Outcome {
 };
 
 // Turns what ended the sync into an exit code and one line for the operator.
-Outcome classify(std::exception_ptr error, std::string const& api_url)
+Outcome outcome_of(sync::Failure const& f, std::string const& api_url)
 {
-    try {
-        std::rethrow_exception(error);
-    } catch (api::ApiError const& e) {
-        if (e.is_auth_failure())
-            return {exit_auth,
-                    fmt::format("the WorkOS API rejected the API key ({}); check WORKOS_API_KEY "
-                                "or api_key_file",
-                                e.what())};
-        return {exit_sync_failed, fmt::format("WorkOS API error: {}", e.what())};
-    } catch (api::TransportError const& e) {
-        if (e.kind() == api::TransportError::Kind::tls)
-            return {exit_unreachable,
-                    fmt::format("TLS failure talking to {}: {}", api_url, e.what())};
-        if (e.kind() == api::TransportError::Kind::network)
-            return {exit_unreachable, fmt::format("cannot reach {}: {}", api_url, e.what())};
-        return {exit_sync_failed, fmt::format("bad response from {}: {}", api_url, e.what())};
-    } catch (store::StoreError const& e) {
-        return {exit_database, e.what()};
-    } catch (SQLite::Exception const& e) {
-        return {exit_database,
-                fmt::format("database error: {}", store::describe_database_error(e))};
-    } catch (boost::system::system_error const& e) {
-        if (e.code() == asio::error::operation_aborted)
-            return {exit_sync_failed, "interrupted by a signal; the mirror keeps its last "
-                                      "complete state and the next run resumes"};
-        return {exit_sync_failed, e.what()};
-    } catch (std::exception const& e) {
-        return {exit_sync_failed, e.what()};
+    using sync::FailureKind;
+    switch (f.kind) {
+    case FailureKind::auth:
+        return {exit_auth, fmt::format("the WorkOS API rejected the API key ({}); check "
+                                       "WORKOS_API_KEY or api_key_file",
+                                       f.message)};
+    case FailureKind::api:
+        return {exit_sync_failed, fmt::format("WorkOS API error: {}", f.message)};
+    case FailureKind::tls:
+        return {exit_unreachable, fmt::format("TLS failure talking to {}: {}", api_url, f.message)};
+    case FailureKind::network:
+        return {exit_unreachable, fmt::format("cannot reach {}: {}", api_url, f.message)};
+    case FailureKind::protocol:
+        return {exit_sync_failed, fmt::format("bad response from {}: {}", api_url, f.message)};
+    case FailureKind::database:
+    case FailureKind::store:
+        return {exit_database, f.message};
+    case FailureKind::cancelled:
+        return {exit_sync_failed, "interrupted by a signal; the mirror keeps its last complete "
+                                  "state and the next run resumes"};
+    case FailureKind::held:
+    case FailureKind::sync:
+    case FailureKind::other:
+        break;
     }
+    return {exit_sync_failed, f.message};
+}
+
+// Several directories failed: the exit code of the most telling failure, the first's text.
+Outcome outcome_of(std::vector<sync::DirectoryFailure> const& failures, std::size_t synced)
+{
+    auto const any = [&](sync::FailureKind kind) {
+        return std::any_of(failures.begin(), failures.end(),
+                           [kind](auto const& f) { return f.kind == kind; });
+    };
+    auto const& first = failures.front();
+    return {any(sync::FailureKind::auth)       ? exit_auth
+            : any(sync::FailureKind::database) ? exit_database
+                                               : exit_sync_failed,
+            fmt::format("{} of {} directories failed to sync; first: directory {}: {}",
+                        failures.size(), failures.size() + synced, first.directory_id,
+                        first.message)};
 }
 
 } // namespace
 
-int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOptions options,
+int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions options,
              std::string const& api_url, DatabaseWatch const& database)
 {
     auto& log = svc.log;
@@ -109,20 +122,9 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, sync::FullSyncOption
         outcome = {exit_database, *problem + "; what this run wrote went to the old file: run it "
                                              "again"};
     } else if (error) {
-        outcome = classify(error, api_url);
+        outcome = outcome_of(sync::classify_failure(error), api_url);
     } else if (!report.failures.empty()) {
-        auto const& first = report.failures.front();
-        bool const auth = std::any_of(report.failures.begin(), report.failures.end(),
-                                      [](auto const& f) { return f.auth; });
-        bool const store_failed = std::any_of(report.failures.begin(), report.failures.end(),
-                                              [](auto const& f) { return f.database; });
-        outcome = {auth           ? exit_auth
-                   : store_failed ? exit_database
-                                  : exit_sync_failed,
-                   fmt::format("{} of {} directories failed to sync; first: directory {}: {}",
-                               report.failures.size(),
-                               report.failures.size() + report.synced.size(), first.directory_id,
-                               first.message)};
+        outcome = outcome_of(report.failures, report.synced.size());
     }
     if (outcome.code == exit_ok) {
         log.info("full sync complete: {} directories ({} users, {} groups, {} memberships), {} "

@@ -14,8 +14,7 @@ namespace dirsync::daemon {
 // Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it. Logs a summary, writes the
 // one-line reason of a failure to stderr, and returns the exit code (exit_codes.hpp). A database
 // file deleted or replaced during the run fails it (exit 5): its work went to the old file.
-int run_once(boost::asio::io_context& ioc, sync::SyncServices services,
-             sync::FullSyncOptions options, std::string const& api_url,
-             DatabaseWatch const& database);
+int run_once(boost::asio::io_context& ioc, sync::SyncServices services, FullSyncOptions options,
+             std::string const& api_url, DatabaseWatch const& database);
 
 } // namespace dirsync::daemon

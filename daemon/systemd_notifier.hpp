@@ -2,7 +2,7 @@
 // EXTEND_TIMEOUT_USEC=, RELOADING=1, STOPPING=1. Silent without NOTIFY_SOCKET.
 #pragma once
 
-#include "sched/scheduler.hpp"
+#include "sched/scheduler_observer.hpp"
 
 #include <chrono>
 #include <string>

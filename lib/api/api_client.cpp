@@ -1,7 +1,8 @@
 #include "api/api_client.hpp"
 
 #include "decode/decode.hpp"
-#include "model/clock.hpp"
+#include "decode/events.hpp"
+#include "model/timestamp.hpp"
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -67,7 +68,7 @@ std::string list_target(std::string path, std::string filter_key, std::string co
     std::string t = std::move(path) + "?";
     if (!filter_key.empty())
         t += filter_key + "=" + url_encode(filter_value) + "&";
-    t += "limit=100&order=asc";
+    t += fmt::format("limit={}&order=asc", page_size);
     if (after)
         t += "&after=" + url_encode(*after);
     return t;
@@ -108,9 +109,22 @@ std::string request_id_note(std::string const& id)
     return id.empty() ? std::string() : fmt::format(", X-Request-ID {}", id);
 }
 
-// Runs the request loop shared by every call: pacing, transport, status check, decoding
-// (`accept` returns an error text when the body is not what the endpoint returns), retries.
 } // namespace
+
+std::string events_target(EventsQuery const& query)
+{
+    std::string types;
+    for (auto const& t : query.types)
+        types += (types.empty() ? "" : ",") + t;
+    std::string target = fmt::format("/events?events={}&limit={}", url_encode(types), page_size);
+    if (query.after)
+        target += "&after=" + url_encode(*query.after);
+    else if (query.range_start)
+        target += "&range_start=" + url_encode(*query.range_start);
+    if (query.organization_id)
+        target += "&organization_id=" + url_encode(*query.organization_id);
+    return target;
+}
 
 asio::awaitable<void> ApiClient::wait_for_hold()
 {
@@ -231,12 +245,15 @@ ApiClient::ApiClient(asio::any_io_executor ex, http::Transport& transport, RateL
 {
 }
 
-asio::awaitable<http::Response> ApiClient::get(Endpoint endpoint, std::string target,
-                                               std::string pacing_directory)
+RateLimits const& ApiClient::rate_limits() const
 {
-    auto accept_any = [](http::Response const&) { return std::optional<std::string>(); };
-    co_return co_await request(endpoint, std::move(target), std::move(pacing_directory),
-                               accept_any);
+    return limiter_.limits();
+}
+
+asio::awaitable<EventPage> ApiClient::list_events(EventsQuery query)
+{
+    co_return co_await fetch<EventPage>(Endpoint::list_events, events_target(query), {},
+                                        &decode::parse_event_page);
 }
 
 asio::awaitable<std::optional<Directory>> ApiClient::get_directory(std::string id)

@@ -7,6 +7,8 @@
 #include "api/retry_policy.hpp"
 #include "decode/decode.hpp"
 #include "http/transport.hpp"
+#include "model/api_options.hpp"
+#include "model/event.hpp"
 #include "model/model.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,12 +20,16 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace spdlog {
 class logger;
 }
 
 namespace dirsync::api {
+
+// Every list request asks for the largest page the API serves.
+inline constexpr std::size_t page_size = 100;
 
 enum class Endpoint { list_directories, get_directory, list_users, list_groups, list_events };
 inline constexpr std::size_t endpoint_count = 5;
@@ -46,6 +52,16 @@ struct ApiClientOptions {
 enum class UserFilter { directory, group };
 enum class GroupFilter { directory, user };
 
+// GET /events: the types to return, and where to start: after a cursor (an event id) or, without
+// one, at range_start. One organization may be filtered on the server.
+struct EventsQuery {
+    std::vector<std::string> types;
+    std::optional<std::string> after;
+    std::optional<std::string> range_start;
+    std::optional<std::string> organization_id;
+};
+std::string events_target(EventsQuery const& query);
+
 class ApiClient {
 public:
     // All references must outlive the client; calls come from the io_context's one thread.
@@ -66,12 +82,11 @@ public:
     boost::asio::awaitable<Page<Group>> list_groups(GroupFilter filter, std::string filter_id,
                                                     std::optional<std::string> after);
 
-    // GET `target` with pacing and retries; returns a 2xx response or throws ApiError /
-    // TransportError. Exposed for endpoints decoded elsewhere (events).
-    boost::asio::awaitable<http::Response> get(Endpoint endpoint, std::string target,
-                                               std::string pacing_directory);
+    // One page of events, in stream order.
+    boost::asio::awaitable<EventPage> list_events(EventsQuery query);
 
     RequestStats const& stats() const { return stats_; }
+    RateLimits const& rate_limits() const; // the pace the limiter keeps
     // A rotated key (SIGHUP): used from the next request on.
     void set_api_key(std::string key) { options_.api_key = std::move(key); }
 

@@ -1,6 +1,8 @@
-// Client-side pacing (spec section 7): a token bucket per directory for /directory_users and a
-// global bucket for every request.
+// Client-side pacing under WorkOS's published limits: a token bucket per directory for
+// /directory_users and a global bucket for every request.
 #pragma once
+
+#include "model/api_options.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -29,13 +31,6 @@ private:
     bool started_ = false;
 };
 
-struct RateLimits {
-    double global_per_second = 50.0;
-    double global_burst = 10.0;
-    double directory_users_per_second = 3.5;
-    double directory_users_burst = 1.0;
-};
-
 class RateLimiter {
 public:
     RateLimiter(boost::asio::any_io_executor ex, RateLimits limits);
@@ -43,6 +38,8 @@ public:
     // Waits for a token of the global bucket and, when `directory_id` is non-empty, of that
     // directory's /directory_users bucket.
     boost::asio::awaitable<void> acquire(std::string directory_id);
+
+    RateLimits const& limits() const { return limits_; }
 
 private:
     boost::asio::awaitable<void> wait(TokenBucket& bucket);

@@ -1,6 +1,6 @@
 #include "api/retry_policy.hpp"
 
-#include "decode/timestamp.hpp"
+#include "model/timestamp.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -49,7 +49,7 @@ retry_after_delay(RetryPolicy const& policy, std::string_view header, std::int64
         if (seconds < 0)
             return std::nullopt;
         wait = std::chrono::milliseconds(std::min<std::int64_t>(seconds, 86400) * 1000);
-    } else if (auto at = decode::parse_http_date(header)) {
+    } else if (auto at = parse_http_date(header)) {
         // Round up: waking a little late is harmless, a little early earns another 429.
         wait =
             std::chrono::milliseconds(std::max<std::int64_t>(0, (*at - now_micros + 999) / 1000));

@@ -1,6 +1,8 @@
-// When and how long to wait before retrying a request (spec section 7). Pure functions: the
-// caller passes the random number and the current time, so tests need no clock and no seed.
+// When and how long to wait before retrying a request. Pure functions: the caller passes the
+// random number and the current time, so tests need no clock and no seed.
 #pragma once
+
+#include "model/api_options.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -8,13 +10,6 @@
 #include <string_view>
 
 namespace dirsync::api {
-
-struct RetryPolicy {
-    int max_attempts = 5;
-    std::chrono::milliseconds base_delay{500};
-    std::chrono::milliseconds max_delay{30000};
-    std::chrono::milliseconds max_retry_after{60000};
-};
 
 // 408, 429, 500, 502, 503, 504. Never 400/401/403/404/422.
 bool is_retryable_status(unsigned status);

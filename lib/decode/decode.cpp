@@ -1,7 +1,6 @@
 #include "decode/decode.hpp"
 
 #include "decode/object_decoders.hpp"
-#include "decode/timestamp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -148,7 +147,7 @@ Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
     if (!doc)
         return doc.error();
     auto const& root = doc->get_object();
-    auto after = list_after(root, true);
+    auto after = list_after(root, Metadata::required);
     if (!after)
         return after.error();
     Page<T> page;
@@ -205,7 +204,7 @@ Decoded<json::value> parse_list_document(std::string_view body)
     return std::move(*parsed);
 }
 
-Decoded<std::optional<std::string>> list_after(json::object const& root, bool required)
+Decoded<std::optional<std::string>> list_after(json::object const& root, Metadata metadata)
 {
     json::value const* meta = root.if_contains("list_metadata");
     char const* meta_key = "list_metadata";
@@ -214,7 +213,7 @@ Decoded<std::optional<std::string>> list_after(json::object const& root, bool re
         meta_key = "listMetadata";
     }
     if (meta == nullptr || !meta->is_object()) {
-        if (required)
+        if (metadata == Metadata::required)
             return DecodeError{"$.list_metadata", "missing or not an object"};
         return std::optional<std::string>();
     }
@@ -386,7 +385,6 @@ ErrorBody parse_error_body(std::string_view body)
         };
         out.message = str("message").value_or("");
         out.code = str("code");
-        out.entity_id = str("entity_id");
         if (auto const* errs = o.if_contains("errors"); errs && errs->is_array()) {
             for (auto const& e : errs->get_array()) {
                 auto const* eo = e.if_object();

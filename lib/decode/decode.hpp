@@ -54,14 +54,13 @@ Decoded<Page<Directory>> parse_directory_page(std::string_view body);
 Decoded<Page<User>> parse_user_page(std::string_view body);
 Decoded<Page<Group>> parse_group_page(std::string_view body);
 
-// An error response body, parsed defensively: an object with `message`/`code`/`errors`/
-// `entity_id`, a bare JSON string, or anything else (then `message` holds a cleaned-up prefix of
+// An error response body, parsed defensively: an object with `message`/`code`/`errors`, a bare
+// JSON string, or anything else (then `message` holds a cleaned-up prefix of
 // the text). Never fails.
 struct ErrorBody {
     std::string message;
     std::optional<std::string> code;
     std::vector<std::pair<std::string, std::string>> errors; // field, code
-    std::optional<std::string> entity_id;
 };
 ErrorBody parse_error_body(std::string_view body);
 

@@ -1,7 +1,6 @@
 #include "decode/events.hpp"
 
 #include "decode/object_decoders.hpp"
-#include "decode/timestamp.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -11,13 +10,27 @@
 namespace dirsync::decode {
 namespace json = boost::json;
 
-bool is_known_event_type(std::string_view type)
+EventKind event_kind(std::string_view type)
 {
-    for (auto const* t : default_event_types)
-        if (type == t)
-            return true;
-    return type == "dsync.deactivated" || type == "dsync.token.created" ||
-           type == "dsync.token.revoked";
+    static constexpr std::pair<std::string_view, EventKind> kinds[] = {
+        {"dsync.activated", EventKind::directory_activated},
+        {"dsync.deactivated", EventKind::directory_deactivated},
+        {"dsync.deleted", EventKind::directory_deleted},
+        {"dsync.user.created", EventKind::user_upserted},
+        {"dsync.user.updated", EventKind::user_upserted},
+        {"dsync.user.deleted", EventKind::user_deleted},
+        {"dsync.group.created", EventKind::group_upserted},
+        {"dsync.group.updated", EventKind::group_upserted},
+        {"dsync.group.deleted", EventKind::group_deleted},
+        {"dsync.group.user_added", EventKind::membership_added},
+        {"dsync.group.user_removed", EventKind::membership_removed},
+        {"dsync.token.created", EventKind::token},
+        {"dsync.token.revoked", EventKind::token},
+    };
+    for (auto const& [name, kind] : kinds)
+        if (type == name)
+            return kind;
+    return EventKind::unknown;
 }
 
 namespace {
@@ -54,15 +67,22 @@ std::optional<std::string> decode_snapshot(std::optional<std::string> (*decode)(
     return std::nullopt;
 }
 
-// Decodes `data` for `type` into the event's payload; returns the reason it cannot.
-std::optional<std::string> decode_payload(std::string const& type, json::object const& data,
-                                          Event& ev)
+// Decodes `data` for the event's kind into its payload; returns the reason it cannot.
+std::optional<std::string> decode_payload(json::object const& data, Event& ev)
 {
-    if (type == "dsync.activated" || type == "dsync.deleted" || type == "dsync.deactivated")
+    switch (ev.kind) {
+    case EventKind::directory_activated:
+    case EventKind::directory_deactivated:
+    case EventKind::directory_deleted:
         return decode_snapshot(decode_directory, data, ev);
-    if (type.rfind("dsync.user.", 0) == 0)
+    case EventKind::user_upserted:
+    case EventKind::user_deleted:
         return decode_snapshot(decode_user, data, ev);
-    if (type == "dsync.group.user_added" || type == "dsync.group.user_removed") {
+    case EventKind::group_upserted:
+    case EventKind::group_deleted:
+        return decode_snapshot(decode_group, data, ev);
+    case EventKind::membership_added:
+    case EventKind::membership_removed: {
         auto const* user = data.if_contains("user");
         auto const* group = data.if_contains("group");
         if (user == nullptr || !user->is_object())
@@ -79,9 +99,11 @@ std::optional<std::string> decode_payload(std::string const& type, json::object 
         ev.payload = std::move(m);
         return std::nullopt;
     }
-    if (type.rfind("dsync.group.", 0) == 0)
-        return decode_snapshot(decode_group, data, ev);
-    // token events and unknown types: no effect on the mirror
+    case EventKind::token:
+    case EventKind::unknown:
+        break;
+    }
+    // no effect on the mirror; the directory is kept for scope checks and the log
     ev.directory_id = string_field(data, "directory_id");
     return std::nullopt;
 }
@@ -96,6 +118,7 @@ std::optional<std::string> decode_event(json::object const& obj, Event& ev)
     if (!type)
         return fmt::format("event {}: field 'event' is missing or not a string", ev.id);
     ev.type = *type;
+    ev.kind = event_kind(ev.type);
     auto const created = string_field(obj, "created_at");
     auto const micros = created ? parse_timestamp(*created) : std::nullopt;
     if (!micros)
@@ -105,7 +128,7 @@ std::optional<std::string> decode_event(json::object const& obj, Event& ev)
     if (data == nullptr || !data->is_object())
         return fmt::format("event {} ({}): field 'data' is missing or not an object", ev.id,
                            ev.type);
-    if (auto why = decode_payload(ev.type, data->get_object(), ev))
+    if (auto why = decode_payload(data->get_object(), ev))
         return fmt::format("event {} ({}): {}", ev.id, ev.type, *why);
     return std::nullopt;
 }
@@ -118,7 +141,7 @@ Decoded<EventPage> parse_event_page(std::string_view body)
     if (!doc)
         return doc.error();
     auto const& root = doc->get_object();
-    auto after = list_after(root, false); // informational: the cursor is the last event's id
+    auto after = list_after(root, Metadata::optional); // informational
     if (!after)
         return after.error();
     EventPage page;

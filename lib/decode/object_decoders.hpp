@@ -24,8 +24,12 @@ Decoded<boost::json::value> parse_json(std::string_view body);
 // Parses a list envelope: a JSON object with a `data` array (else a DecodeError).
 Decoded<boost::json::value> parse_list_document(std::string_view body);
 
+// Whether a list envelope must carry `list_metadata`: directory, user and group lists must, event
+// lists need not (their cursor is the last event's id).
+enum class Metadata { required, optional };
+
 // The `after` cursor of a list envelope, from `list_metadata` or the legacy `listMetadata`;
-// nullopt at the end. A missing metadata object is an error only when `required`.
-Decoded<std::optional<std::string>> list_after(boost::json::object const& root, bool required);
+// nullopt at the end.
+Decoded<std::optional<std::string>> list_after(boost::json::object const& root, Metadata metadata);
 
 } // namespace dirsync::decode

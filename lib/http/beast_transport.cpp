@@ -41,7 +41,6 @@ bool set_sni(TlsStream& stream, std::string const& host)
 struct Connection {
     std::variant<PlainStream, TlsStream> stream;
     beast::flat_buffer buffer;
-    std::uint64_t uses = 0;
 
     template <class... Args>
     explicit Connection(Args&&... args)
@@ -204,7 +203,6 @@ struct BeastTransport::Impl {
     asio::awaitable<Response> send(Connection& conn, bhttp::request<bhttp::empty_body> const& req,
                                    bool& keep_alive)
     {
-        ++conn.uses;
         busy.insert(&conn); // shutdown() closes it while the exchange is in flight
         struct Unmark {
             std::set<Connection*>& set;

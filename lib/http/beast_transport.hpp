@@ -3,7 +3,8 @@
 #pragma once
 
 #include "http/transport.hpp"
-#include "http/url.hpp"
+#include "model/http_options.hpp"
+#include "model/url.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -18,15 +19,6 @@ class logger;
 }
 
 namespace dirsync::http {
-
-struct TransportOptions {
-    std::optional<std::string> ca_file; // replaces the system trust store when set
-    std::size_t max_connections = 8;
-    std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)}; // TCP connect + TLS
-    std::chrono::milliseconds request_timeout{std::chrono::seconds(60)}; // write + whole response
-    std::uint64_t max_response_bytes = 64ull << 20;
-    std::uint32_t max_header_bytes = 64u << 10;
-};
 
 // Thrown (as a system_error) when the TLS context cannot be set up, e.g. an unreadable CA file.
 class BeastTransport final : public Transport {

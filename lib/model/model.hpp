@@ -2,19 +2,14 @@
 // No dependencies, no behaviour.
 #pragma once
 
+#include "model/timestamp.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace dirsync {
-
-// Timestamps are kept twice: the string exactly as the API sent it (what the mirror stores), and
-// the parsed instant in microseconds since the Unix epoch (what comparisons use).
-struct Timestamp {
-    std::string text;
-    std::int64_t micros{};
-};
 
 struct Directory {
     std::string id;

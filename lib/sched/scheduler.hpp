@@ -2,9 +2,12 @@
 // one writer to SQLite. The event poll never waits behind a full sync.
 #pragma once
 
-#include "api/retry_policy.hpp"
+#include "model/api_options.hpp"
+#include "model/sync_options.hpp"
+#include "sched/scheduler_observer.hpp"
 #include "store/event_store.hpp"
 #include "sync/event_sync.hpp"
+#include "sync/failure.hpp"
 #include "sync/full_sync.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,12 +19,13 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace dirsync::sched {
 
 struct SchedulerOptions {
-    sync::FullSyncOptions sync;
-    sync::EventSyncOptions events;
+    FullSyncOptions sync;
+    EventSyncOptions events;
     std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};
     std::chrono::seconds full_resync_interval{std::chrono::hours(24)};
     double full_resync_jitter = 0.1; // +- this fraction of the interval
@@ -30,18 +34,8 @@ struct SchedulerOptions {
     std::chrono::hours changes_retention{24 * 7};
     std::chrono::seconds housekeeping_interval{std::chrono::minutes(10)};
     // Backoff after failed polls or syncs; a rejected key is retried at auth_retry_interval.
-    api::RetryPolicy failure_backoff{0, std::chrono::seconds(1), std::chrono::minutes(5), {}};
+    RetryPolicy failure_backoff{0, std::chrono::seconds(1), std::chrono::minutes(5), {}};
     std::chrono::seconds auth_retry_interval{std::chrono::minutes(5)};
-};
-
-// What the scheduler tells its host (systemd in the daemon, a recorder in tests).
-class SchedulerObserver {
-public:
-    virtual ~SchedulerObserver() = default;
-    virtual void mirror_ready() = 0;             // the mirror is complete (once)
-    virtual void status(std::string const&) = 0; // a one-line summary that changed
-    virtual void alive() = 0;                    // the loop made progress (watchdog)
-    virtual void first_sync_progress() = 0;      // a page of the first full sync was stored
 };
 
 // Pure: the delay before the next full resync, `interval` +- `jitter` (a fraction), with
@@ -65,9 +59,23 @@ public:
     // SIGUSR1: one status line per directory, in the log.
     void log_status();
 
-    bool full_sync_running() const { return full_running_; }
-
 private:
+    // One pass of a loop, and what it does with the outcome; each returns the delay before the
+    // next pass.
+    boost::asio::awaitable<std::chrono::milliseconds> poll_once();
+    std::chrono::milliseconds poll_succeeded(sync::PollResult const& result);
+    std::chrono::milliseconds poll_failed(sync::Failure const& failure);
+    struct SyncCycle {
+        bool full = false; // every directory, or just `targeted`
+        std::vector<std::string> targeted;
+        std::int64_t started_micros = 0;
+    };
+    boost::asio::awaitable<void> sync_once(SyncCycle cycle);
+    void sync_succeeded(SyncCycle const& cycle);
+    std::chrono::milliseconds sync_failed(SyncCycle const& cycle,
+                                          sync::FullSyncReport const& report,
+                                          std::optional<sync::Failure> const& failure);
+
     boost::asio::awaitable<void> event_loop();
     boost::asio::awaitable<void> sync_loop();
     boost::asio::awaitable<void> housekeeping_loop();
@@ -93,13 +101,15 @@ private:
     bool full_running_ = false;
     std::set<std::string> directories_requested_; // targeted syncs (activated directories)
     std::chrono::steady_clock::time_point next_full_{};
+    int poll_failures_ = 0, sync_failures_ = 0;
 
-    // for the status line
+    // for the status line: each loop keeps its own last error, cleared by its own success
     std::uint64_t events_applied_ = 0;
     std::uint64_t events_quarantined_ = 0;
     std::optional<std::string> last_poll_;
     std::optional<std::string> last_full_;
-    std::optional<std::string> last_error_;
+    std::optional<std::string> last_poll_error_;
+    std::optional<std::string> last_sync_error_;
 };
 
 } // namespace dirsync::sched

@@ -1,6 +1,6 @@
 #include "settings/settings.hpp"
 
-#include "http/url.hpp"
+#include "model/url.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -95,7 +95,7 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.api_url = get_string(n);
              std::string why;
-             if (!http::parse_api_url(s.api_url, why))
+             if (!parse_api_url(s.api_url, why))
                  throw std::runtime_error(fmt::format("'{}': {}", s.api_url, why));
          }},
         {"api_key_file", [](auto const& n, Settings& s) { s.api_key_file = get_string(n); }},
@@ -105,9 +105,7 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.log_level = get_string(n);
              if (!is_log_level(s.log_level))
-                 throw std::runtime_error(fmt::format(
-                     "'{}' is not one of trace, debug, info, warn, error, critical, off",
-                     s.log_level));
+                 throw std::runtime_error(not_a_log_level(s.log_level));
          }},
         {"organizations",
          [](auto const& n, Settings& s) { s.sync.scope.organizations = get_string_array(n); }},
@@ -116,7 +114,7 @@ std::map<std::string, Reader, std::less<>> const& readers()
         {"membership_source",
          [](auto const& n, Settings& s) {
              auto text = get_string(n);
-             auto v = sync::parse_membership_source(text);
+             auto v = parse_membership_source(text);
              if (!v)
                  throw std::runtime_error(
                      fmt::format("'{}' is not one of auto, per_group, per_user, embedded", text));
@@ -211,6 +209,11 @@ std::map<std::string, Reader, std::less<>> const& readers()
 
 } // namespace
 
+std::string not_a_log_level(std::string const& level)
+{
+    return fmt::format("'{}' is not one of trace, debug, info, warn, error, critical, off", level);
+}
+
 bool is_log_level(std::string const& level)
 {
     for (char const* l : {"trace", "debug", "info", "warn", "error", "critical", "off"})
@@ -258,16 +261,7 @@ Settings parse_settings(std::string_view content, std::string const& path)
         throw SettingsError(fmt::format("config file {}: set 'directories' or 'organizations', "
                                         "not both",
                                         path));
-    derive_settings(s);
     return s;
-}
-
-void derive_settings(Settings& s)
-{
-    auto& d = s.sync.directory;
-    d.directory_users_per_second = s.rate_limits.directory_users_per_second;
-    d.global_per_second_share =
-        s.rate_limits.global_per_second / std::max(1, s.sync.max_concurrent_directories);
 }
 
 std::string resolve_api_key(Settings const& settings,

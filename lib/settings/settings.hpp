@@ -2,11 +2,12 @@
 // config/dirsyncd.toml), then overridden by the command line. Errors name the file and the key.
 #pragma once
 
-#include "api/rate_limiter.hpp"
-#include "api/retry_policy.hpp"
-#include "http/beast_transport.hpp"
-#include "sync/full_sync.hpp"
+#include "model/api_options.hpp"
+#include "model/http_options.hpp"
+#include "model/sync_options.hpp"
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -28,10 +29,10 @@ struct Settings {
     std::optional<std::string> ca_file;
     std::string log_level = "info";
 
-    sync::FullSyncOptions sync;
-    http::TransportOptions http;
-    api::RateLimits rate_limits;
-    api::RetryPolicy retry;
+    FullSyncOptions sync;
+    TransportOptions http;
+    RateLimits rate_limits;
+    RetryPolicy retry;
     std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
     std::optional<std::int64_t> max_database_bytes; // none: no cap beyond the disk's size
 
@@ -50,12 +51,10 @@ Settings load_settings(std::string const& path);
 // The same, from the text of a config file; `origin` names it in error messages.
 Settings parse_settings(std::string_view text, std::string const& origin);
 
-// Fills the values that follow from others (the `auto` membership estimate's paces). Called by
-// load_settings; call it again after changing Settings by hand.
-void derive_settings(Settings& settings);
-
 // Checks a log level name ("trace", "debug", "info", "warn", "error", "critical", "off").
 bool is_log_level(std::string const& level);
+// What is wrong with a level that is not one: "'x' is not one of trace, ...".
+std::string not_a_log_level(std::string const& level);
 
 // The API key: $WORKOS_API_KEY when set and non-empty, else the contents of `api_key_file`
 // (trailing white space trimmed), else $CREDENTIALS_DIRECTORY/workos_api_key (systemd

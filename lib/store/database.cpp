@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <mutex>
 #include <thread>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,9 +18,11 @@ namespace {
 
 constexpr mode_t database_mode = 0640; // owner writes, the readers' group reads
 
+} // namespace
+
 // Creates the file with our mode before SQLite does, so the umask cannot widen or narrow it;
 // SQLite gives the -wal and -shm files the mode of the database file.
-void create_with_mode(std::string const& path)
+void create_database_file(std::string const& path)
 {
     int const fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, database_mode);
     if (fd < 0) {
@@ -33,39 +34,33 @@ void create_with_mode(std::string const& path)
     ::close(fd);
 }
 
+namespace {
+
 int user_version(SQLite::Database& db)
 {
     return db.execAndGet("PRAGMA user_version").getInt();
 }
 
-std::mutex reporter_mutex;
-LockWaitReporter lock_wait_reporter;
-
 // SQLite's busy handler: sleeps and retries like sqlite3_busy_timeout, and tells the reporter
-// once per wait that we are waiting. `context` carries the timeout in milliseconds. A wait is
-// one sequence of calls from count 0 on one thread.
+// once per wait that we are waiting. A wait is one sequence of calls from count 0.
 int wait_for_lock(void* context, int count)
 {
-    using Clock = std::chrono::steady_clock;
-    thread_local Clock::time_point started;
-    thread_local bool reported = false;
-    auto const timeout = std::chrono::milliseconds(reinterpret_cast<std::intptr_t>(context));
-    auto const now = Clock::now();
+    auto& wait = *static_cast<Database::LockWait*>(context);
+    auto const now = std::chrono::steady_clock::now();
     if (count == 0) {
-        started = now;
-        reported = false;
+        wait.started = now;
+        wait.reported = false;
     }
-    auto const waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
-    if (waited >= timeout)
+    auto const waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - wait.started);
+    if (waited >= wait.timeout)
         return 0; // give up: the statement fails with SQLITE_BUSY
-    if (!reported && waited >= std::chrono::seconds(1)) {
-        reported = true;
-        std::lock_guard lock(reporter_mutex);
-        if (lock_wait_reporter)
-            lock_wait_reporter(waited, timeout);
+    if (!wait.reported && waited >= std::chrono::seconds(1)) {
+        wait.reported = true;
+        if (wait.report)
+            wait.report(waited, wait.timeout);
     }
     auto const step = std::chrono::milliseconds(count < 5 ? 1 << count : 50);
-    std::this_thread::sleep_for(std::min(step, timeout - waited));
+    std::this_thread::sleep_for(std::min(step, wait.timeout - waited));
     return 1;
 }
 
@@ -88,10 +83,18 @@ void limit_database_size(SQLite::Database& db, std::optional<std::int64_t> max_b
     db.exec(fmt::format("PRAGMA max_page_count = {}", pages));
 }
 
-void set_lock_wait_reporter(LockWaitReporter reporter)
+Database::Database(std::string const& path, int flags, std::chrono::milliseconds busy_timeout,
+                   LockWaitReporter on_lock_wait)
+    : SQLite::Database(path, flags)
+    , lock_wait_{std::max(busy_timeout, std::chrono::milliseconds(0)), std::move(on_lock_wait)}
 {
-    std::lock_guard lock(reporter_mutex);
-    lock_wait_reporter = std::move(reporter);
+    sqlite3_busy_handler(getHandle(), wait_for_lock, &lock_wait_);
+}
+
+Database::~Database()
+{
+    // The handler's state goes before the connection closes: unhook it first.
+    sqlite3_busy_handler(getHandle(), nullptr, nullptr);
 }
 
 std::string describe_database_error(SQLite::Exception const& e)
@@ -130,22 +133,19 @@ int latest_schema_version()
     return static_cast<int>(std::size(schema::migrations));
 }
 
-std::unique_ptr<SQLite::Database> open_database(std::string const& path,
-                                                DatabaseOptions const& options)
+std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions const& options)
 {
     bool const in_memory = path == ":memory:";
     if (!in_memory)
-        create_with_mode(path);
+        create_database_file(path);
 
-    std::unique_ptr<SQLite::Database> db;
+    std::unique_ptr<Database> db;
     try {
-        db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        db = std::make_unique<Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                        options.busy_timeout, options.on_lock_wait);
     } catch (SQLite::Exception const& e) {
         throw StoreError(fmt::format("cannot open database {}: {}", path, e.what()));
     }
-    sqlite3_busy_handler(db->getHandle(), wait_for_lock,
-                         reinterpret_cast<void*>(static_cast<std::intptr_t>(
-                             std::max<std::int64_t>(0, options.busy_timeout.count()))));
     if (!in_memory && sqlite3_db_readonly(db->getHandle(), "main") == 1)
         throw StoreError(fmt::format("database {} is not writable by this user", path));
 

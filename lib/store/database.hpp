@@ -1,6 +1,8 @@
 // Opening the mirror: file permissions, WAL, busy timeout, schema migrations.
 #pragma once
 
+#include <SQLiteCpp/Database.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -10,7 +12,6 @@
 #include <string>
 
 namespace SQLite {
-class Database;
 class Exception;
 } // namespace SQLite
 
@@ -22,31 +23,53 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Called once per wait, when a write has waited about a second for a lock another process holds
+// (an app writing by mistake, a backup); the daemon logs it.
+using LockWaitReporter =
+    std::function<void(std::chrono::milliseconds waited, std::chrono::milliseconds timeout)>;
+
 struct DatabaseOptions {
     // How long a write waits for a lock another process holds before it fails with SQLITE_BUSY.
     std::chrono::milliseconds busy_timeout{std::chrono::seconds(10)};
     // A cap on the database's size (SQLite's max_page_count): beyond it writes fail with
     // SQLITE_FULL, exactly as on a full disk. nullopt: no cap.
     std::optional<std::int64_t> max_bytes;
+    LockWaitReporter on_lock_wait{};
 };
+
+// A connection to the mirror with its busy handler, whose state (the timeout, the reporter, the
+// wait under way) lives exactly as long as the connection.
+class Database final : public SQLite::Database {
+public:
+    Database(std::string const& path, int flags, std::chrono::milliseconds busy_timeout,
+             LockWaitReporter on_lock_wait);
+    ~Database();
+
+    struct LockWait {
+        std::chrono::milliseconds timeout;
+        LockWaitReporter report;
+        std::chrono::steady_clock::time_point started{};
+        bool reported = false;
+    };
+
+private:
+    LockWait lock_wait_;
+};
+
+// Creates the database file (empty, mode 0640 whatever the umask) when it does not exist yet, so
+// that it can be locked before it is opened. Throws StoreError naming the path.
+void create_database_file(std::string const& path);
 
 // Opens (creating when absent, mode 0640 whatever the umask) the database at `path`, or an
 // in-memory one for ":memory:". Sets WAL mode and the busy timeout, and applies the embedded
 // schema/NNN_*.sql migrations that the file has not seen (PRAGMA user_version). Throws StoreError
 // for a file that is not SQLite, a SQLite database of another application, a schema newer than
 // this build, or a path that cannot be opened for writing.
-std::unique_ptr<SQLite::Database> open_database(std::string const& path,
-                                                DatabaseOptions const& options = {});
+std::unique_ptr<Database> open_database(std::string const& path,
+                                        DatabaseOptions const& options = {});
 
 // Sets (or, with nullopt, lifts) the size cap of an open database; SIGHUP applies a new one.
 void limit_database_size(SQLite::Database& db, std::optional<std::int64_t> max_bytes);
-
-// Called once per wait, from the waiting thread, when a write has waited about a second for a
-// lock another process holds (an app writing by mistake, a backup); the daemon logs it. One
-// process-wide hook: a dirsyncd process has one writing connection.
-using LockWaitReporter =
-    std::function<void(std::chrono::milliseconds waited, std::chrono::milliseconds timeout)>;
-void set_lock_wait_reporter(LockWaitReporter reporter);
 
 // A SQLite failure in words an operator can act on: the message plus what it means here (a full
 // disk or the size cap, a lock held past the busy timeout, a read-only or damaged file).

@@ -1,9 +1,8 @@
-// The event stream's writes (spec section 8.3): each page of events is applied in one
-// transaction together with the cursor that covers it, so that after a crash no event is lost and
-// none is half-applied. Every SQL string of it lives in event_store.cpp and store_sql.cpp.
+// The event stream's writes: each page of events is applied in one transaction together with the
+// cursor that covers it, so that after a crash no event is lost and none is half-applied.
 #pragma once
 
-#include "decode/events.hpp"
+#include "model/event.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -18,6 +17,8 @@ class Database;
 }
 
 namespace dirsync::store {
+
+class EventApplier;
 
 struct StreamPosition {
     std::optional<std::string> cursor;            // id of the last applied event
@@ -45,6 +46,9 @@ struct EventPageResult {
 class EventStore {
 public:
     explicit EventStore(SQLite::Database& db);
+    ~EventStore();
+    EventStore(EventStore const&) = delete;
+    EventStore& operator=(EventStore const&) = delete;
 
     std::optional<StreamPosition> load_position();
     // Forgets the cursor: the stream restarts at `range_start` (an ISO-8601 instant).
@@ -55,8 +59,8 @@ public:
     // leaves a tombstone so that a late copy cannot bring it back; applying an event twice
     // changes nothing. Events of a directory whose first full sync is in progress go to its
     // staging tables, so that the directory still appears all at once.
-    EventPageResult apply_page(std::span<decode::EventPage::Item const> items,
-                               ScopeFilter const& in_scope, std::string const& now);
+    EventPageResult apply_page(std::span<EventPage::Item const> items, ScopeFilter const& in_scope,
+                               std::string const& now);
 
     // Deletes changes and tombstones older than `cutoff` (ISO-8601), at most `batch` rows per
     // table; returns how many rows went.
@@ -65,6 +69,7 @@ public:
 
 private:
     SQLite::Database& db_;
+    std::unique_ptr<EventApplier> applier_;
 };
 
 } // namespace dirsync::store

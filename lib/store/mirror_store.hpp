@@ -1,5 +1,6 @@
-// The mirror's writes: staging of a full sync, the atomic merge of a staged directory into the
-// live tables, directory removal, sync_state. Every SQL string lives in mirror_store.cpp.
+// The mirror's writes for full syncs: staging of a listing (staging.cpp), the atomic merge of a
+// staged directory into the live tables and directory removal (merge.cpp, its SQL in
+// merge_sql.cpp), and the sync_state bookkeeping (sync_state.cpp).
 // Single writer: call from one thread; no method suspends, so a shutdown lands between calls.
 #pragma once
 
@@ -35,6 +36,9 @@ struct StagingRun {
     Progress progress;
     std::optional<std::string> strategy;
 };
+
+// Where a listing of staged ids starts: after the given id, or at it.
+enum class StartAt { after_id, at_id };
 
 struct MembershipPair {
     std::string user_id;
@@ -82,13 +86,13 @@ public:
                       std::optional<std::string> const& strategy);
     std::int64_t staged_user_count(std::string const& directory_id);
     std::int64_t staged_group_count(std::string const& directory_id);
-    // Ids of the staged groups (or users) of the directory that sort after `from` (inclusive when
-    // `inclusive`), in id order, at most `limit` of them.
+    // Ids of the staged groups (or users) of the directory from `from` on (see StartAt; all when
+    // `from` is empty), in id order, at most `limit` of them.
     std::vector<std::string> staged_group_ids(std::string const& directory_id,
-                                              std::optional<std::string> const& from,
-                                              bool inclusive, int limit);
+                                              std::optional<std::string> const& from, StartAt start,
+                                              int limit);
     std::vector<std::string> staged_user_ids(std::string const& directory_id,
-                                             std::optional<std::string> const& from, bool inclusive,
+                                             std::optional<std::string> const& from, StartAt start,
                                              int limit);
 
     // What a merge of the staged directory would delete: live users and groups not staged.

@@ -1,5 +1,7 @@
 #include "store/store_sql.hpp"
 
+#include "store/merge_sql.hpp"
+
 #include <fmt/format.h>
 
 namespace dirsync::store::sql {
@@ -19,29 +21,28 @@ EntityTable const groups_table{"groups",
                                 "raw_attributes", "created_at", "updated_at", "raw_json",
                                 "updated_at_us"}};
 
-std::string column_list(std::vector<char const*> const& cols, char const* prefix)
+void bind_named(SQLite::Statement& st, Params const& p)
 {
-    std::string out;
-    for (auto const* c : cols) {
-        if (!out.empty())
-            out += ", ";
-        out += prefix;
-        out += c;
-    }
-    return out;
+    // A parameter the statement does not name has index 0: nothing to bind.
+    auto text = [&st](char const* name, std::optional<std::string> const& v) {
+        if (v && st.getIndex(name) > 0)
+            st.bind(name, *v);
+    };
+    auto number = [&st](char const* name, std::optional<std::int64_t> const& v) {
+        if (v && st.getIndex(name) > 0)
+            st.bind(name, *v);
+    };
+    text(":dir", p.dir);
+    text(":now", p.now);
+    number(":start_seq", p.start_seq);
+    number(":merge_seq", p.merge_seq);
 }
 
-std::string update_list(std::vector<char const*> const& cols)
+int run(SQLite::Database& db, std::string const& sql, Params const& params)
 {
-    std::string out;
-    for (auto const* c : cols) {
-        if (std::string_view(c) == "id")
-            continue;
-        if (!out.empty())
-            out += ", ";
-        out += fmt::format("{0} = excluded.{0}", c);
-    }
-    return out;
+    SQLite::Statement st(db, sql);
+    bind_named(st, params);
+    return st.exec();
 }
 
 void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string> const& v)
@@ -62,16 +63,6 @@ void rearm(SQLite::Statement& st)
 {
     st.reset();
     st.clearBindings();
-}
-
-int run(SQLite::Database& db, std::string const& sql, std::string const& dir,
-        std::string const& now)
-{
-    SQLite::Statement st(db, sql);
-    st.bind(":dir", dir);
-    if (sql.find(":now") != std::string::npos)
-        st.bind(":now", now);
-    return st.exec();
 }
 
 std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir)
@@ -98,33 +89,28 @@ void record_change(SQLite::Database& db, std::string const& now, std::string con
 
 bool upsert_directory(SQLite::Database& db, Directory const& d, std::string const& now)
 {
+    static std::vector<char const*> const columns{
+        "id",    "organization_id", "name",       "domain",   "type",
+        "state", "created_at",      "updated_at", "raw_json", "updated_at_us"};
     SQLite::Statement up(
-        db, "INSERT INTO directories (id, organization_id, name, domain, type, state, created_at, "
-            "updated_at, raw_json, updated_at_us) VALUES (:id, :org, :name, :domain, :type, "
-            ":state, :created, :updated, :raw, :us) ON CONFLICT (id) DO UPDATE SET "
-            "organization_id = excluded.organization_id, name = excluded.name, "
-            "domain = excluded.domain, type = excluded.type, state = excluded.state, "
-            "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-            "raw_json = excluded.raw_json, updated_at_us = excluded.updated_at_us "
-            "WHERE directories.raw_json IS NOT excluded.raw_json "
-            "AND excluded.updated_at_us >= directories.updated_at_us");
+        db, upsert("directories", columns, values(columns), newer_and_different("directories")));
     up.bind(":id", d.id);
-    bind_opt(up, ":org", d.organization_id);
+    bind_opt(up, ":organization_id", d.organization_id);
     bind_opt(up, ":name", d.name);
     bind_opt(up, ":domain", d.domain);
     bind_opt(up, ":type", d.type);
     up.bind(":state", d.state);
-    up.bind(":created", d.created_at.text);
-    up.bind(":updated", d.updated_at.text);
-    up.bind(":raw", d.raw_json);
-    up.bind(":us", d.updated_at.micros);
+    up.bind(":created_at", d.created_at.text);
+    up.bind(":updated_at", d.updated_at.text);
+    up.bind(":raw_json", d.raw_json);
+    up.bind(":updated_at_us", d.updated_at.micros);
     if (up.exec() == 0)
         return false;
     record_change(db, now, d.id, "directory", d.id, "upsert");
     return true;
 }
 
-void bind_user(SQLite::Statement& st, User const& u)
+void bind_entity(SQLite::Statement& st, User const& u)
 {
     st.bind(":id", u.id);
     st.bind(":directory_id", u.directory_id);
@@ -143,7 +129,7 @@ void bind_user(SQLite::Statement& st, User const& u)
     st.bind(":updated_at_us", u.updated_at.micros);
 }
 
-void bind_group(SQLite::Statement& st, Group const& g)
+void bind_entity(SQLite::Statement& st, Group const& g)
 {
     st.bind(":id", g.id);
     st.bind(":directory_id", g.directory_id);
@@ -160,11 +146,9 @@ void bind_group(SQLite::Statement& st, Group const& g)
 void clear_staging(SQLite::Database& db, std::string const& directory_id)
 {
     for (char const* table :
-         {"staged_memberships", "staged_users", "staged_groups", "staging_runs"}) {
-        SQLite::Statement del(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table));
-        del.bind(":dir", directory_id);
-        del.exec();
-    }
+         {"staged_memberships", "staged_users", "staged_groups", "staging_runs"})
+        run(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table),
+            {.dir = directory_id});
 }
 
 bool delete_directory_rows(SQLite::Database& db, std::string const& directory_id,
@@ -175,21 +159,23 @@ bool delete_directory_rows(SQLite::Database& db, std::string const& directory_id
     bool const mirrored = probe.executeStep();
     probe.reset();
 
-    auto const record = [&](char const* statement) { run(db, statement, directory_id, now); };
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'membership', user_id || ':' || group_id, 'delete' "
-           "FROM memberships WHERE directory_id = :dir ORDER BY user_id, group_id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'user', id, 'delete' FROM users WHERE directory_id = :dir "
-           "ORDER BY id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'group', id, 'delete' FROM groups WHERE directory_id = :dir "
-           "ORDER BY id");
-    record("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-           "SELECT :now, :dir, 'directory', id, 'delete' FROM directories WHERE id = :dir");
+    Params const p{.dir = directory_id, .now = now};
+    // memberships, users and groups first, then the directory: the order the README documents
+    for (char const* select :
+         {"SELECT :now, :dir, 'membership', user_id || ':' || group_id, 'delete' "
+          "FROM memberships WHERE directory_id = :dir ORDER BY user_id, group_id",
+          "SELECT :now, :dir, 'user', id, 'delete' FROM users WHERE directory_id = :dir ORDER BY "
+          "id",
+          "SELECT :now, :dir, 'group', id, 'delete' FROM groups WHERE directory_id = :dir "
+          "ORDER BY id",
+          "SELECT :now, :dir, 'directory', id, 'delete' FROM directories WHERE id = :dir"})
+        run(db,
+            std::string("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) ") +
+                select,
+            p);
     for (char const* table : {"memberships", "users", "groups", "sync_state"})
-        run(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table), directory_id, now);
-    run(db, "DELETE FROM directories WHERE id = :dir", directory_id, now);
+        run(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table), p);
+    run(db, "DELETE FROM directories WHERE id = :dir", p);
     clear_staging(db, directory_id);
     return mirrored;
 }

@@ -1,5 +1,5 @@
-// SQL shared by the full-sync store (mirror_store.cpp) and the event store (event_store.cpp).
-// Internal to lib/store.
+// SQL helpers shared by the stores of lib/store: transactions, binding, the rows every store
+// writes (changes, directories, users, groups). Internal to lib/store.
 #pragma once
 
 #include "model/model.hpp"
@@ -8,6 +8,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,20 +37,21 @@ struct EntityTable {
 extern EntityTable const users_table;
 extern EntityTable const groups_table;
 
-// "a, b, c" with each name prefixed ("" or ":").
-std::string column_list(std::vector<char const*> const& cols, char const* prefix);
-// "b = excluded.b, ..." for every column but id.
-std::string update_list(std::vector<char const*> const& cols);
+// The named values a statement may use; bind_named binds those the statement has.
+struct Params {
+    std::optional<std::string> dir{}; // :dir
+    std::optional<std::string> now{}; // :now
+    std::optional<std::int64_t> start_seq{}, merge_seq{};
+};
+void bind_named(SQLite::Statement& st, Params const& params);
+// Prepares `sql`, binds `params`, runs it; returns the number of changed rows.
+int run(SQLite::Database& db, std::string const& sql, Params const& params);
 
 void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string> const& v);
 // A nullable text column of the current row.
 std::optional<std::string> optional_text(SQLite::Statement& q, int column);
 // reset() keeps the bindings: clear them too before reuse.
 void rearm(SQLite::Statement& st);
-
-// Runs `sql` with :dir (and :now when it appears) bound; returns the number of changed rows.
-int run(SQLite::Database& db, std::string const& sql, std::string const& dir,
-        std::string const& now);
 
 std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir);
 
@@ -62,8 +64,8 @@ void record_change(SQLite::Database& db, std::string const& now, std::string con
 bool upsert_directory(SQLite::Database& db, Directory const& d, std::string const& now);
 
 // Binds a user's or group's columns (":id", ":directory_id", ...) to `st`.
-void bind_user(SQLite::Statement& st, User const& u);
-void bind_group(SQLite::Statement& st, Group const& g);
+void bind_entity(SQLite::Statement& st, User const& u);
+void bind_entity(SQLite::Statement& st, Group const& g);
 
 // Deletes the directory with its memberships, users, groups, sync state and staging, recording
 // each deletion in `changes`. Returns false when the directory was not mirrored.

@@ -1,6 +1,7 @@
 #include "sync/directory_sync.hpp"
 
-#include "sync/clock.hpp"
+#include "sync/listing.hpp"
+#include "sync/membership_plan.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,7 +22,11 @@ using Clock = std::chrono::steady_clock;
 template <class T>
 using PageFetch = std::function<asio::awaitable<Page<T>>(std::optional<std::string>)>;
 
-// The state of one directory's sync: counters, progress reporting, and the page walker.
+enum class Report { when_due, now };
+enum class EmbeddedGroups { ignore, stage }; // the deprecated `groups` array of user objects
+
+// The state of one directory's sync: counters, progress reporting, and the checks every page of
+// its listings goes through.
 class Run {
 public:
     Run(SyncServices s, DirectorySyncOptions const& o, Directory const& d)
@@ -33,33 +38,22 @@ public:
     {
     }
 
-    // Walks a listing from `cursor`, handing each page and the cursor of the next one (empty
-    // after the last page) to `sink`, which stores it. Returns when the listing ends.
-    template <class T, class Sink>
+    // Walks one listing of this directory; `store_page(page, kept_ids, next)` stores each page.
+    template <class T, class Store>
     asio::awaitable<void> walk(std::string what, PageFetch<T> fetch,
-                               std::optional<std::string> cursor, Sink sink)
+                               std::optional<std::string> cursor, Store store_page)
     {
-        for (std::int64_t pages = 1;; ++pages) {
-            if (pages > options.max_pages_per_listing)
-                throw SyncError(fmt::format("directory {}: {} returned more than {} pages "
-                                            "(max_pages_per_listing); stopped",
-                                            dir.id, what, options.max_pages_per_listing));
-            Page<T> page = co_await fetch(cursor);
+        auto sink = [this, &what, &store_page](Page<T>& page,
+                                               std::optional<std::string> const& next) {
             ++requests;
-            bool const had_items = !page.items.empty();
             drop_foreign(what, page.items);
-            auto kept = kept_ids(what, page);
-            bool const last = !page.after || (!had_items && page.rejected.empty());
-            if (!last && page.after == cursor)
-                throw SyncError(fmt::format("directory {}: {}: the cursor did not advance ({}); "
-                                            "stopped instead of looping",
-                                            dir.id, what, *cursor));
-            sink(page, kept, last ? std::nullopt : page.after);
-            report_progress();
-            if (last)
-                co_return;
-            cursor = std::move(page.after);
-        }
+            auto const kept = kept_ids(what, page);
+            store_page(page, kept, next);
+            report_progress(Report::when_due);
+        };
+        auto const label = fmt::format("directory {}: {}", dir.id, what);
+        co_await walk_pages<T>(label, std::move(fetch), std::move(cursor),
+                               options.max_pages_per_listing, sink);
     }
 
     // Items of another directory in this directory's listing are bad data: drop them, loudly.
@@ -108,12 +102,12 @@ public:
         return ids;
     }
 
-    void report_progress(bool force = false)
+    void report_progress(Report when)
     {
         if (svc.on_progress)
             svc.on_progress();
         auto const now = Clock::now();
-        if (!force && now - last_report < options.progress_interval)
+        if (when == Report::when_due && now - last_report < options.progress_interval)
             return;
         last_report = now;
         double const secs = std::chrono::duration<double>(now - started).count();
@@ -146,18 +140,19 @@ asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
     PageFetch<Group> fetch = [&api, dir_id](std::optional<std::string> after) {
         return api.list_groups(api::GroupFilter::directory, dir_id, std::move(after));
     };
-    auto sink = [&run, &dir_id, &what](Page<Group> const& page, auto const& kept,
-                                       auto const& next) {
+    auto store_page = [&run, &dir_id, &what](Page<Group> const& page, auto const& kept,
+                                             auto const& next) {
         run.check_object_cap(what, page.items.size() + kept.size());
         Progress p = next ? Progress{Phase::groups, std::nullopt, next}
                           : Progress{Phase::users, std::nullopt, std::nullopt};
         run.svc.store.stage_groups(dir_id, page.items, kept, p);
         run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
     };
-    co_await run.walk<Group>(what, std::move(fetch), std::move(cursor), sink);
+    co_await run.walk<Group>(what, std::move(fetch), std::move(cursor), store_page);
 }
 
-asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, bool embedded)
+asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
+                                  EmbeddedGroups embedded)
 {
     run.phase = "users";
     auto& api = run.svc.api;
@@ -166,11 +161,11 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, b
     PageFetch<User> fetch = [&api, dir_id](std::optional<std::string> after) {
         return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
     };
-    auto sink = [&run, &dir_id, &what, embedded](Page<User> const& page, auto const& kept,
-                                                 auto const& next) {
+    auto store_page = [&run, &dir_id, &what, embedded](Page<User> const& page, auto const& kept,
+                                                       auto const& next) {
         run.check_object_cap(what, page.items.size() + kept.size());
         std::vector<MembershipPair> pairs;
-        if (embedded)
+        if (embedded == EmbeddedGroups::stage)
             for (auto const& u : page.items)
                 for (auto const& g : u.embedded_group_ids)
                     pairs.push_back({u.id, g});
@@ -180,7 +175,7 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor, b
         run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
         run.memberships += static_cast<std::int64_t>(pairs.size());
     };
-    co_await run.walk<User>(what, std::move(fetch), std::move(cursor), sink);
+    co_await run.walk<User>(what, std::move(fetch), std::move(cursor), store_page);
 }
 
 // Lists the members of every staged group (or the groups of every staged user), resuming at
@@ -194,17 +189,19 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
     auto const dir_id = run.dir.id;
     bool const per_group = strategy == MembershipSource::per_group;
     std::optional<std::string> from = progress.owner;
-    bool inclusive = progress.owner && progress.cursor; // resume a half-listed owner
+    // resume a half-listed owner at itself, a finished one after it
+    auto start =
+        progress.owner && progress.cursor ? store::StartAt::at_id : store::StartAt::after_id;
     std::optional<std::string> cursor = progress.cursor;
 
     for (;;) {
-        auto const owners = per_group ? st.staged_group_ids(dir_id, from, inclusive, 500)
-                                      : st.staged_user_ids(dir_id, from, inclusive, 500);
+        auto const owners = per_group ? st.staged_group_ids(dir_id, from, start, 500)
+                                      : st.staged_user_ids(dir_id, from, start, 500);
         if (owners.empty())
             break;
         for (auto const& owner : owners) {
-            auto sink = [&run, &st, &dir_id, &owner, per_group](auto const& page, auto const& kept,
-                                                                auto const& next) {
+            auto store_page = [&run, &st, &dir_id, &owner,
+                               per_group](auto const& page, auto const& kept, auto const& next) {
                 std::vector<MembershipPair> pairs;
                 for (auto const& item : page.items)
                     pairs.push_back(per_group ? MembershipPair{item.id, owner}
@@ -220,18 +217,18 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Pro
                 PageFetch<User> fetch = [&api, owner, dir_id](std::optional<std::string> after) {
                     return api.list_users(api::UserFilter::group, owner, dir_id, std::move(after));
                 };
-                co_await run.walk<User>(std::move(what), std::move(fetch), cursor, sink);
+                co_await run.walk<User>(std::move(what), std::move(fetch), cursor, store_page);
             } else {
                 std::string what = "GET /directory_groups?user=" + owner;
                 PageFetch<Group> fetch = [&api, owner](std::optional<std::string> after) {
                     return api.list_groups(api::GroupFilter::user, owner, std::move(after));
                 };
-                co_await run.walk<Group>(std::move(what), std::move(fetch), cursor, sink);
+                co_await run.walk<Group>(std::move(what), std::move(fetch), cursor, store_page);
             }
             cursor.reset();
         }
         from = owners.back();
-        inclusive = false;
+        start = store::StartAt::after_id;
     }
     st.set_progress(dir_id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
 }
@@ -268,14 +265,49 @@ void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
                     "--allow-deletions {} (or raise max_delete_fraction and send SIGHUP)",
                     reason, id);
     svc.log.critical("directory {}: {}", id, message);
-    svc.store.record_hold(id, message, now_timestamp().text);
+    svc.store.record_hold(id, message, now_text());
     throw HeldSync(fmt::format("directory {}: {}", id, message));
+}
+
+// The membership strategy of this sync: the one a resumed staging chose, the configured one, or
+// the `auto` estimate from what was staged and the pace the API client keeps.
+MembershipSource choose_strategy(Run& run, std::optional<MembershipSource> chosen,
+                                 Concurrency concurrency)
+{
+    if (chosen)
+        return *chosen;
+    auto& st = run.svc.store;
+    auto const& id = run.dir.id;
+    auto const& limits = run.svc.api.rate_limits();
+    auto const users = st.staged_user_count(id);
+    auto const groups = st.staged_group_count(id);
+    auto const plan = choose_membership_strategy(
+        {users, groups, limits.directory_users_per_second,
+         limits.global_per_second / std::max(1, concurrency.directories)});
+    run.svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
+                     "estimated per_group {:.0f} s, per_user {:.0f} s)",
+                     id, to_string(plan.strategy), users, groups, plan.per_group_seconds,
+                     plan.per_user_seconds);
+    return plan.strategy;
+}
+
+void log_summary(Run const& run, store::MergeResult const& m)
+{
+    run.svc.log.info(
+        "directory {}: full sync done in {:.1f} s, {} requests; users {} ({} written, {} "
+        "deleted), groups {} ({} written, {} deleted), memberships {} ({} added, {} removed){}",
+        run.dir.id, std::chrono::duration<double>(Clock::now() - run.started).count(), run.requests,
+        m.user_count, m.users.upserted, m.users.deleted, m.group_count, m.groups.upserted,
+        m.groups.deleted, m.membership_count, m.memberships.upserted, m.memberships.deleted,
+        run.rejected
+            ? fmt::format("; {} records kept as stored because they did not decode", run.rejected)
+            : "");
 }
 
 } // namespace
 
 asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectorySyncOptions options,
-                                                    Directory directory)
+                                                    Directory directory, Concurrency concurrency)
 {
     Run run(svc, options, directory);
     auto& st = svc.store;
@@ -293,6 +325,9 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
         result.resumed = true;
         svc.log.info("directory {}: resuming the full sync started at {} ({} phase)", id,
                      staging->started_at.text, store::phase_name(staging->progress.phase));
+        // the object cap and the progress log count what is staged already
+        run.groups = st.staged_group_count(id);
+        run.users = st.staged_user_count(id);
     } else {
         st.begin_staging(id, now);
         staging = st.load_staging(id);
@@ -300,62 +335,38 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
                      directory.name.value_or("unnamed"));
     }
     Progress progress = staging->progress;
-    if (result.resumed) { // the object cap and the progress log count what is staged already
-        run.groups = st.staged_group_count(id);
-        run.users = st.staged_user_count(id);
-    }
     std::optional<MembershipSource> strategy;
     if (staging->strategy)
         strategy = parse_membership_source(*staging->strategy);
     if (!strategy && options.membership_source != MembershipSource::automatic)
         strategy = options.membership_source;
-    bool const embedded = strategy == MembershipSource::embedded;
 
     if (progress.phase == Phase::groups) {
         co_await stage_groups(run, progress.cursor);
         progress = {Phase::users, std::nullopt, std::nullopt};
     }
     if (progress.phase == Phase::users) {
-        co_await stage_users(run, progress.cursor, embedded);
+        co_await stage_users(run, progress.cursor,
+                             strategy == MembershipSource::embedded ? EmbeddedGroups::stage
+                                                                    : EmbeddedGroups::ignore);
         progress = {Phase::memberships, std::nullopt, std::nullopt};
     }
-    if (!strategy) {
-        auto const plan = choose_membership_strategy(
-            {st.staged_user_count(id), st.staged_group_count(id),
-             options.directory_users_per_second, options.global_per_second_share});
-        strategy = plan.strategy;
-        svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
-                     "estimated per_group {:.0f} s, per_user {:.0f} s)",
-                     id, to_string(plan.strategy), st.staged_user_count(id),
-                     st.staged_group_count(id), plan.per_group_seconds, plan.per_user_seconds);
-    }
+    result.strategy = choose_strategy(run, strategy, concurrency);
     if (progress.phase == Phase::memberships) {
-        st.set_progress(id, progress, std::string(to_string(*strategy)));
-        if (*strategy == MembershipSource::embedded)
+        st.set_progress(id, progress, std::string(to_string(result.strategy)));
+        if (result.strategy == MembershipSource::embedded)
             st.set_progress(id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
         else
-            co_await stage_memberships(run, *strategy, progress);
+            co_await stage_memberships(run, result.strategy, progress);
     }
 
     check_deletions(svc, options, directory);
     run.phase = "merge";
-    run.report_progress(true);
-    result.strategy = *strategy;
+    run.report_progress(Report::now);
     result.requests = run.requests;
     result.merge =
-        st.merge_directory(directory, {to_string(*strategy), run.requests}, now_timestamp().text);
-    auto const& m = result.merge;
-    svc.log.info("directory {}: full sync done in {:.1f} s, {} requests; users {} ({} written, "
-                 "{} deleted), groups {} ({} written, {} deleted), memberships {} ({} added, "
-                 "{} removed){}",
-                 id, std::chrono::duration<double>(Clock::now() - run.started).count(),
-                 run.requests, m.user_count, m.users.upserted, m.users.deleted, m.group_count,
-                 m.groups.upserted, m.groups.deleted, m.membership_count, m.memberships.upserted,
-                 m.memberships.deleted,
-                 run.rejected ? fmt::format("; {} records kept as stored "
-                                            "because they did not decode",
-                                            run.rejected)
-                              : "");
+        st.merge_directory(directory, {to_string(result.strategy), run.requests}, now_text());
+    log_summary(run, result.merge);
     co_return result;
 }
 

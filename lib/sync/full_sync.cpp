@@ -1,9 +1,7 @@
 #include "sync/full_sync.hpp"
 
-#include "store/database.hpp"
-#include "sync/clock.hpp"
+#include "sync/listing.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -13,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 namespace dirsync::sync {
@@ -20,10 +19,32 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The directories of one organization (or of every one the key sees), as the API describes them
+// now.
+asio::awaitable<void> list_directories(SyncServices svc, std::optional<std::string> org,
+                                       std::int64_t max_pages, std::vector<Directory>& out)
+{
+    std::function<asio::awaitable<Page<Directory>>(std::optional<std::string>)> fetch =
+        [&api = svc.api, org](std::optional<std::string> after) {
+            return api.list_directories(org, std::move(after));
+        };
+    auto sink = [&out](Page<Directory>& page, std::optional<std::string> const&) {
+        for (auto const& r : page.rejected)
+            // A directory we cannot read must not be mistaken for one that is gone.
+            throw SyncError(
+                fmt::format("GET /directories: record {} did not decode: {}", r.path, r.reason));
+        for (auto& d : page.items)
+            out.push_back(std::move(d));
+    };
+    co_await walk_pages<Directory>("GET /directories", std::move(fetch), std::nullopt, max_pages,
+                                   sink);
+}
+
 // The directories in scope, as the API describes them now.
-asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, Scope scope)
+asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, FullSyncOptions options)
 {
     std::vector<Directory> out;
+    auto const& scope = options.scope;
     if (!scope.directories.empty()) {
         for (auto const& id : scope.directories) {
             if (auto d = co_await svc.api.get_directory(id))
@@ -38,25 +59,8 @@ asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, Scope scope
         orgs.emplace_back();
     for (auto const& o : scope.organizations)
         orgs.emplace_back(o);
-    for (auto const& org : orgs) {
-        std::optional<std::string> cursor;
-        for (int pages = 1;; ++pages) {
-            auto page = co_await svc.api.list_directories(org, cursor);
-            for (auto const& r : page.rejected)
-                // A directory we cannot read must not be mistaken for one that is gone.
-                throw SyncError(fmt::format("GET /directories: record {} did not decode: {}",
-                                            r.path, r.reason));
-            for (auto& d : page.items)
-                out.push_back(std::move(d));
-            if (!page.after || page.items.empty())
-                break;
-            if (page.after == cursor)
-                throw SyncError("GET /directories: the cursor did not advance; stopped");
-            if (pages > 10000)
-                throw SyncError("GET /directories: more than 10000 pages; stopped");
-            cursor = std::move(page.after);
-        }
-    }
+    for (auto const& org : orgs)
+        co_await list_directories(svc, org, options.directory.max_pages_per_listing, out);
     // A directory can appear twice (duplicates across pages, or two orgs listed twice).
     std::sort(out.begin(), out.end(), [](auto const& a, auto const& b) { return a.id < b.id; });
     out.erase(std::unique(out.begin(), out.end(),
@@ -65,58 +69,62 @@ asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, Scope scope
     co_return out;
 }
 
-} // namespace
+// The directories left to sync and what became of those synced; shared by the workers (one
+// io_context thread, so no lock).
+struct SyncQueue {
+    std::vector<Directory> const& directories;
+    std::size_t next = 0;
+    FullSyncReport& report;
+};
 
-namespace {
+// Takes directories from the queue until it is empty. A directory's failure is recorded and the
+// worker goes on; a stop (or a failure no directory can be blamed for) ends it.
+asio::awaitable<void> sync_worker(SyncServices svc, FullSyncOptions const& options,
+                                  Concurrency concurrency, SyncQueue& queue)
+{
+    while (queue.next < queue.directories.size()) {
+        auto const& dir = queue.directories[queue.next++];
+        std::exception_ptr error;
+        try {
+            auto result = co_await sync_directory(svc, options.directory, dir, concurrency);
+            auto& report = queue.report;
+            report.synced.push_back(dir.id);
+            report.users += result.merge.user_count;
+            report.groups += result.merge.group_count;
+            report.memberships += result.merge.membership_count;
+            continue;
+        } catch (...) {
+            error = std::current_exception();
+        }
+        auto const failure = classify_failure(error);
+        if (failure.kind == FailureKind::cancelled || failure.kind == FailureKind::other)
+            std::rethrow_exception(error);
+        svc.log.error("directory {}: full sync failed: {}", dir.id, failure.message);
+        queue.report.failures.push_back({dir.id, failure.message, failure.kind});
+        try {
+            svc.store.record_error(dir.id, failure.message, now_text());
+        } catch (std::exception const& e) {
+            svc.log.error("directory {}: could not record the failure: {}", dir.id, e.what());
+        }
+    }
+}
 
-// Syncs the directories with at most options.max_concurrent_directories at once. Workers take
-// directories from a shared index; one io_context thread, so no lock.
+// Syncs the directories with at most options.max_concurrent_directories at once.
 asio::awaitable<void> sync_all(SyncServices svc, FullSyncOptions const& options,
                                std::vector<Directory> const& directories, FullSyncReport& report)
 {
-    std::size_t next = 0;
-    auto worker = [&]() -> asio::awaitable<void> {
-        while (next < directories.size()) {
-            auto const& dir = directories[next++];
-            std::string failure;
-            bool auth = false;
-            bool database = false;
-            try {
-                auto result = co_await sync_directory(svc, options.directory, dir);
-                report.synced.push_back(dir.id);
-                report.users += result.merge.user_count;
-                report.groups += result.merge.group_count;
-                report.memberships += result.merge.membership_count;
-                continue;
-            } catch (api::ApiError const& e) {
-                failure = e.what();
-                auth = e.is_auth_failure();
-            } catch (api::TransportError const& e) {
-                failure = e.what();
-            } catch (SyncError const& e) {
-                failure = e.what();
-            } catch (SQLite::Exception const& e) {
-                failure = fmt::format("database: {}", store::describe_database_error(e));
-                database = true;
-            }
-            svc.log.error("directory {}: full sync failed: {}", dir.id, failure);
-            report.failures.push_back({dir.id, failure, auth, database});
-            try {
-                svc.store.record_error(dir.id, failure, now_text());
-            } catch (SQLite::Exception const& e) {
-                svc.log.error("directory {}: could not record the failure: {}", dir.id, e.what());
-            }
-        }
-    };
-
-    auto ex = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(ex, worker(), asio::deferred));
-    std::vector<Op> workers;
+    SyncQueue queue{directories, 0, report};
     auto const n =
         std::clamp<std::size_t>(static_cast<std::size_t>(options.max_concurrent_directories), 1,
                                 std::max<std::size_t>(1, directories.size()));
+    Concurrency const concurrency{static_cast<int>(n)};
+    auto ex = co_await asio::this_coro::executor;
+    using Op =
+        decltype(asio::co_spawn(ex, sync_worker(svc, options, concurrency, queue), asio::deferred));
+    std::vector<Op> workers;
     for (std::size_t i = 0; i < n; ++i)
-        workers.push_back(asio::co_spawn(ex, worker(), asio::deferred));
+        workers.push_back(
+            asio::co_spawn(ex, sync_worker(svc, options, concurrency, queue), asio::deferred));
     auto [order, errors] =
         co_await asio::experimental::make_parallel_group(std::move(workers))
             .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
@@ -141,7 +149,7 @@ void remove_directory(SyncServices svc, std::string const& id, char const* why,
 asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions options)
 {
     FullSyncReport report;
-    auto const directories = co_await list_scope(svc, options.scope);
+    auto const directories = co_await list_scope(svc, options);
     svc.log.info("full sync: {} directories in scope", directories.size());
 
     // Directories mirrored but no longer listed are gone upstream (or left the scope).

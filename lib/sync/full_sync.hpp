@@ -2,34 +2,22 @@
 // sync the others concurrently (bounded).
 #pragma once
 
+#include "model/sync_options.hpp"
 #include "sync/directory_sync.hpp"
+#include "sync/failure.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace dirsync::sync {
 
-// Which directories are mirrored: those listed in `directories`, else those of the
-// `organizations`, else every directory the API key sees.
-struct Scope {
-    std::vector<std::string> organizations;
-    std::vector<std::string> directories;
-};
-
-struct FullSyncOptions {
-    Scope scope;
-    int max_concurrent_directories = 4;
-    DirectorySyncOptions directory;
-};
-
 struct DirectoryFailure {
     std::string directory_id;
     std::string message;
-    bool auth = false;     // the API rejected the key
-    bool database = false; // the mirror could not be written (full disk, lock, damage)
+    FailureKind kind = FailureKind::other;
 };
 
 struct FullSyncReport {

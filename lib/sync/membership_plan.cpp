@@ -4,34 +4,6 @@
 
 namespace dirsync::sync {
 
-std::optional<MembershipSource> parse_membership_source(std::string_view text)
-{
-    if (text == "auto")
-        return MembershipSource::automatic;
-    if (text == "per_group")
-        return MembershipSource::per_group;
-    if (text == "per_user")
-        return MembershipSource::per_user;
-    if (text == "embedded")
-        return MembershipSource::embedded;
-    return std::nullopt;
-}
-
-char const* to_string(MembershipSource source)
-{
-    switch (source) {
-    case MembershipSource::automatic:
-        return "auto";
-    case MembershipSource::per_group:
-        return "per_group";
-    case MembershipSource::per_user:
-        return "per_user";
-    case MembershipSource::embedded:
-        return "embedded";
-    }
-    return "?";
-}
-
 Plan choose_membership_strategy(PlanInput const& in)
 {
     Plan plan;

@@ -1,23 +1,11 @@
-// How memberships are read (spec section 8.2), and the `auto` estimate that picks a strategy.
-// Pure: no I/O.
+// The `auto` estimate that picks how a directory's memberships are read. Pure: no I/O.
 #pragma once
 
+#include "model/sync_options.hpp"
+
 #include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
 
 namespace dirsync::sync {
-
-enum class MembershipSource {
-    automatic, // estimate per directory which of per_group / per_user finishes sooner
-    per_group, // GET /directory_users?group=<id> for every group
-    per_user,  // GET /directory_groups?user=<id> for every user
-    embedded,  // the deprecated `groups` array on user objects (legacy environments only)
-};
-
-std::optional<MembershipSource> parse_membership_source(std::string_view text);
-char const* to_string(MembershipSource source); // "auto", "per_group", ...
 
 struct PlanInput {
     std::int64_t users = 0;

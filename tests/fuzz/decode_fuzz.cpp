@@ -2,7 +2,7 @@
 // hang or leak, whatever the server sends.
 #include "decode/decode.hpp"
 #include "decode/events.hpp"
-#include "decode/timestamp.hpp"
+#include "model/timestamp.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -21,7 +21,7 @@ protected:
     asio::io_context ioc;
     test::CapturedLog log;
     std::unique_ptr<fake::FakeWorkos> fake;
-    http::TransportOptions options;
+    TransportOptions options;
 
     void start(std::string const& cert = "server")
     {
@@ -34,7 +34,7 @@ protected:
     std::unique_ptr<http::BeastTransport> transport(std::string host = "localhost")
     {
         std::string why;
-        auto url = http::parse_api_url("https://" + host + ":" + std::to_string(fake->port()), why);
+        auto url = parse_api_url("https://" + host + ":" + std::to_string(fake->port()), why);
         return std::make_unique<http::BeastTransport>(ioc.get_executor(), *url, options,
                                                       *log.logger);
     }

@@ -1,8 +1,8 @@
 // Small builders of model objects for store and sync tests.
 #pragma once
 
-#include "decode/timestamp.hpp"
 #include "model/model.hpp"
+#include "model/timestamp.hpp"
 
 #include <fmt/format.h>
 
@@ -11,7 +11,7 @@ namespace test {
 inline dirsync::Timestamp at(int second)
 {
     auto text = fmt::format("2026-01-01T00:00:{:02}.000Z", second);
-    return {text, *dirsync::decode::parse_timestamp(text)};
+    return {text, *dirsync::parse_timestamp(text)};
 }
 
 inline dirsync::Directory directory(std::string id, std::string name = "Acme", int version = 0)

@@ -136,9 +136,9 @@ TEST(Database, AWriteWaitsForAnotherProcesssLockReportsItAndGivesUpAtTheBusyTime
 {
     test::TempDir dir;
     auto const path = dir.file("mirror.db");
-    auto db = open_database(path, {std::chrono::milliseconds(1500), std::nullopt});
     std::vector<std::chrono::milliseconds> reports;
-    set_lock_wait_reporter([&](auto waited, auto) { reports.push_back(waited); });
+    auto db = open_database(path, {std::chrono::milliseconds(1500), std::nullopt,
+                                   [&](auto waited, auto) { reports.push_back(waited); }});
 
     SQLite::Database app(path, SQLite::OPEN_READWRITE);
     app.exec("BEGIN IMMEDIATE");
@@ -164,5 +164,4 @@ TEST(Database, AWriteWaitsForAnotherProcesssLockReportsItAndGivesUpAtTheBusyTime
     EXPECT_NO_THROW(db->exec("INSERT INTO changes (changed_at, directory_id, entity, entity_id, "
                              "op) VALUES ('t', 'd', 'user', 'u', 'upsert')"));
     release.join();
-    set_lock_wait_reporter({});
 }

@@ -231,7 +231,6 @@ TEST(DecodeErrorBody, ObjectWithCodeAndEntity)
         parse_error_body(fixture("vcr/directory_sync__get_directory_with_invalid_id.404.body"));
     EXPECT_EQ(e.message, "Directory not found: 'invalid'.");
     EXPECT_EQ(e.code, "entity_not_found");
-    EXPECT_EQ(e.entity_id, "invalid");
 }
 
 TEST(DecodeErrorBody, ValidationErrors)

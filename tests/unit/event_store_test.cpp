@@ -1,3 +1,4 @@
+#include "decode/events.hpp"
 #include "store/database.hpp"
 #include "store/event_store.hpp"
 #include "store/mirror_store.hpp"
@@ -8,10 +9,6 @@
 
 using namespace dirsync;
 using namespace dirsync::store;
-using decode::Event;
-using decode::EventPage;
-using decode::MembershipEvent;
-using decode::RejectedEvent;
 using test::at;
 
 namespace {
@@ -20,7 +17,7 @@ std::string const now = "2026-02-01T00:00:00.000Z";
 
 class EventStoreTest : public ::testing::Test {
 protected:
-    std::unique_ptr<SQLite::Database> db = open_database(":memory:");
+    std::unique_ptr<Database> db = open_database(":memory:");
     MirrorStore mirror{*db};
     EventStore events{*db};
     std::string const dir = "directory_1";
@@ -38,10 +35,11 @@ protected:
         mirror.merge_directory(test::directory(dir), {"per_group", 1}, now);
     }
 
-    Event event(std::string type, decode::EventPayload payload, std::string directory = "")
+    Event event(std::string type, EventPayload payload, std::string directory = "")
     {
-        return Event{"event_" + std::to_string(100 + next_id++), std::move(type), at(30),
-                     directory.empty() ? dir : directory, std::move(payload)};
+        auto const kind = decode::event_kind(type);
+        return Event{"event_" + std::to_string(100 + next_id++), std::move(type),   kind, at(30),
+                     directory.empty() ? dir : directory,        std::move(payload)};
     }
     EventPageResult apply(std::vector<EventPage::Item> items)
     {

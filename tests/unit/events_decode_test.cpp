@@ -100,7 +100,7 @@ TEST(DecodeEvents, PoisonEventsAreRejectedInPlaceAndTheRestKept)
     EXPECT_NE(std::get<RejectedEvent>(page.items[1]).reason.find("'user'"), std::string::npos);
     EXPECT_FALSE(std::get<RejectedEvent>(page.items[2]).id);
     auto const& unknown = std::get<Event>(page.items[3]);
-    EXPECT_FALSE(is_known_event_type(unknown.type));
+    EXPECT_EQ(unknown.kind, EventKind::unknown);
     EXPECT_EQ(unknown.directory_id, "directory_9");
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+using namespace dirsync;
 using namespace dirsync::sync;
 
 TEST(MembershipPlan, FewLargeGroupsGoPerGroup)

@@ -19,7 +19,7 @@ Progress done()
 
 class MirrorStoreTest : public ::testing::Test {
 protected:
-    std::unique_ptr<SQLite::Database> db = open_database(":memory:");
+    std::unique_ptr<Database> db = open_database(":memory:");
     MirrorStore store{*db};
     Directory dir = test::directory("directory_1");
 
@@ -187,10 +187,11 @@ TEST_F(MirrorStoreTest, StagedIdsArePagedInIdOrder)
                        std::vector<Group>{test::group("g3", dir.id), test::group("g1", dir.id),
                                           test::group("g2", dir.id)},
                        {}, done());
-    EXPECT_EQ(store.staged_group_ids(dir.id, std::nullopt, false, 2),
+    EXPECT_EQ(store.staged_group_ids(dir.id, std::nullopt, StartAt::after_id, 2),
               (std::vector<std::string>{"g1", "g2"}));
-    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", false, 10), (std::vector<std::string>{"g3"}));
-    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", true, 10),
+    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", StartAt::after_id, 10),
+              (std::vector<std::string>{"g3"}));
+    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", StartAt::at_id, 10),
               (std::vector<std::string>{"g2", "g3"}));
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+using namespace dirsync;
 using namespace dirsync::api;
 using std::chrono::milliseconds;
 

@@ -15,27 +15,30 @@ TEST(Scheduler, ResyncIntervalIsJitteredBothWays)
 
 TEST(EventsTarget, CursorOrRangeStartAndOneOrganization)
 {
-    sync::EventSyncOptions options;
-    sync::Scope scope;
-    auto t = sync::events_target(options, scope, {std::string("event_1"), {}, {}});
+    EventSyncOptions options;
+    Scope scope;
+    auto t =
+        api::events_target(sync::events_query(options, scope, {std::string("event_1"), {}, {}}));
     EXPECT_NE(t.find("events=dsync.activated%2Cdsync.deleted%2C"), std::string::npos) << t;
     EXPECT_NE(t.find("&limit=100&after=event_1"), std::string::npos);
     EXPECT_EQ(t.find("order="), std::string::npos) << "never send order to /events";
-    t = sync::events_target(options, scope, {{}, {}, std::string("2026-01-01T00:00:00.000Z")});
+    t = api::events_target(
+        sync::events_query(options, scope, {{}, {}, std::string("2026-01-01T00:00:00.000Z")}));
     EXPECT_NE(t.find("&range_start=2026-01-01T00%3A00%3A00.000Z"), std::string::npos) << t;
     scope.organizations = {"org_1"};
-    EXPECT_NE(sync::events_target(options, scope, {}).find("&organization_id=org_1"),
-              std::string::npos);
+    EXPECT_NE(
+        api::events_target(sync::events_query(options, scope, {})).find("&organization_id=org_1"),
+        std::string::npos);
 }
 
 TEST(EventScope, DirectoriesOrganizationsOrEverything)
 {
-    sync::Scope all;
+    Scope all;
     EXPECT_TRUE(sync::in_scope(all, "d1", std::nullopt));
-    sync::Scope dirs{{}, {"d1"}};
+    Scope dirs{{}, {"d1"}};
     EXPECT_TRUE(sync::in_scope(dirs, "d1", std::nullopt));
     EXPECT_FALSE(sync::in_scope(dirs, "d2", std::string("org")));
-    sync::Scope orgs{{"org_1"}, {}};
+    Scope orgs{{"org_1"}, {}};
     EXPECT_TRUE(sync::in_scope(orgs, "d9", std::string("org_1")));
     EXPECT_FALSE(sync::in_scope(orgs, "d9", std::string("org_2")));
     EXPECT_FALSE(sync::in_scope(orgs, "d9", std::nullopt));

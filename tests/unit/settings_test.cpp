@@ -38,10 +38,10 @@ TEST_F(SettingsTest, TheShippedExampleConfigLoads)
 {
     auto s = load_settings(std::string(DIRSYNC_FIXTURES) + "/../../config/dirsyncd.toml");
     EXPECT_EQ(s.api_url, "https://api.workos.com");
-    EXPECT_EQ(s.sync.directory.membership_source, sync::MembershipSource::automatic);
+    EXPECT_EQ(s.sync.directory.membership_source, MembershipSource::automatic);
 }
 
-TEST_F(SettingsTest, ReadsKeysAndDerivesThePlanPaces)
+TEST_F(SettingsTest, ReadsKeysIntoTheirOptions)
 {
     auto s = load_settings(write("c.toml", R"(
 api_url = "https://localhost:8443"
@@ -55,10 +55,10 @@ request_timeout_seconds = 1.5
 )"));
     EXPECT_EQ(s.api_url, "https://localhost:8443");
     EXPECT_EQ(s.sync.scope.organizations, (std::vector<std::string>{"org_1", "org_2"}));
-    EXPECT_EQ(s.sync.directory.membership_source, sync::MembershipSource::per_user);
+    EXPECT_EQ(s.sync.directory.membership_source, MembershipSource::per_user);
     EXPECT_EQ(s.rate_limits.directory_users_per_second, 2.5);
-    EXPECT_EQ(s.sync.directory.directory_users_per_second, 2.5);
-    EXPECT_EQ(s.sync.directory.global_per_second_share, 10.0);
+    EXPECT_EQ(s.rate_limits.global_per_second, 20.0);
+    EXPECT_EQ(s.sync.max_concurrent_directories, 2);
     EXPECT_EQ(s.http.request_timeout, std::chrono::milliseconds(1500));
 }
 

@@ -1,10 +1,10 @@
-#include "decode/timestamp.hpp"
+#include "model/timestamp.hpp"
 
 #include <gtest/gtest.h>
 
-using dirsync::decode::format_timestamp;
-using dirsync::decode::parse_http_date;
-using dirsync::decode::parse_timestamp;
+using dirsync::format_timestamp;
+using dirsync::parse_http_date;
+using dirsync::parse_timestamp;
 
 namespace {
 constexpr std::int64_t base = 1777713327; // 2026-05-02T09:15:27Z

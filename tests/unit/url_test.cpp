@@ -1,8 +1,8 @@
-#include "http/url.hpp"
+#include "model/url.hpp"
 
 #include <gtest/gtest.h>
 
-using namespace dirsync::http;
+using namespace dirsync;
 
 TEST(ApiUrl, DefaultsAndPorts)
 {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace dirsync::http {
+namespace dirsync {
 
 struct Url {
     std::string scheme;    // "https" or "http"
@@ -23,4 +23,4 @@ std::optional<Url> parse_api_url(std::string_view text, std::string& error);
 // True for "localhost", 127.0.0.0/8 and ::1.
 bool is_loopback_host(std::string_view host);
 
-} // namespace dirsync::http
+} // namespace dirsync

@@ -1,19 +1,25 @@
-#include "http/url.hpp"
-
-#include <boost/asio/ip/address.hpp>
+#include "model/url.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cctype>
+#include <cstring>
 
-namespace dirsync::http {
+namespace dirsync {
 
 bool is_loopback_host(std::string_view host)
 {
     if (host == "localhost" || host == "localhost.")
         return true;
-    boost::system::error_code ec;
-    auto const addr = boost::asio::ip::make_address(std::string(host), ec);
-    return !ec && addr.is_loopback();
+    std::string const text(host);
+    unsigned char v4[4];
+    if (::inet_pton(AF_INET, text.c_str(), v4) == 1)
+        return v4[0] == 127;
+    unsigned char v6[16];
+    static constexpr unsigned char loopback_v6[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0, 0, 0, 1};
+    return ::inet_pton(AF_INET6, text.c_str(), v6) == 1 &&
+           std::memcmp(v6, loopback_v6, sizeof v6) == 0;
 }
 
 std::optional<Url> parse_api_url(std::string_view text, std::string& error)
@@ -87,4 +93,4 @@ std::optional<Url> parse_api_url(std::string_view text, std::string& error)
     return url;
 }
 
-} // namespace dirsync::http
+} // namespace dirsync

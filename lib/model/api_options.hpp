@@ -1,0 +1,26 @@
+// How the API client paces and retries its requests. WorkOS publishes 6,000 requests per 60 s per
+// API key and 4 requests per second per directory on GET /directory_users
+// (https://workos.com/docs/reference/rate-limits).
+#pragma once
+
+#include <chrono>
+
+namespace dirsync {
+
+struct RateLimits {
+    double global_per_second = 50.0;
+    double global_burst = 10.0;
+    double directory_users_per_second = 3.5;
+    double directory_users_burst = 1.0;
+};
+
+// Retries of 408, 429, 5xx and connection errors: exponential backoff with jitter, or the server's
+// Retry-After, capped.
+struct RetryPolicy {
+    int max_attempts = 5;
+    std::chrono::milliseconds base_delay{500};
+    std::chrono::milliseconds max_delay{30000};
+    std::chrono::milliseconds max_retry_after{60000};
+};
+
+} // namespace dirsync

@@ -1,0 +1,228 @@
+#include "store/event_applier.hpp"
+
+#include "store/merge_sql.hpp"
+#include "store/store_sql.hpp"
+
+#include <fmt/format.h>
+
+#include <type_traits>
+
+namespace dirsync::store {
+using namespace sql;
+
+namespace {
+
+// An event's copy wins unless the stored one is newer or the same; a staged placeholder (an
+// undecodable record, raw_json NULL) always gives way.
+std::string event_upsert(EntityTable const& t, char const* table)
+{
+    return upsert(table, t.columns, values(t.columns),
+                  fmt::format("{0}.raw_json IS NULL OR ({1})", table, newer_and_different(table)));
+}
+
+std::string member_changes(char const* column)
+{
+    return fmt::format("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                       "SELECT :now, directory_id, 'membership', user_id || ':' || group_id, "
+                       "'delete' FROM memberships WHERE {} = :id ORDER BY user_id, group_id",
+                       column);
+}
+
+} // namespace
+
+EventApplier::EventApplier(SQLite::Database& db)
+    : db_(db)
+    , is_live_(db, "SELECT 1 FROM directories WHERE id = :dir")
+    , is_staging_(db, "SELECT 1 FROM staging_runs WHERE directory_id = :dir")
+    , tombstoned_(db, "SELECT 1 FROM tombstones WHERE entity = :e AND id = :id AND "
+                      "updated_at_us >= :us")
+    , add_tombstone_(db, "INSERT INTO tombstones (entity, id, directory_id, updated_at_us, "
+                         "deleted_at) VALUES (:e, :id, :dir, :us, :now) ON CONFLICT (entity, "
+                         "id) DO UPDATE SET updated_at_us = MAX(updated_at_us, "
+                         "excluded.updated_at_us), deleted_at = excluded.deleted_at")
+    , record_change_(db, "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                         "VALUES (:now, :dir, :entity, :id, :op)")
+    , member_changes_by_user_(db, member_changes("user_id"))
+    , member_changes_by_group_(db, member_changes("group_id"))
+    , add_member_(db, "INSERT OR IGNORE INTO memberships (user_id, group_id, directory_id) "
+                      "VALUES (:user, :group, :dir)")
+    , add_staged_member_(db, "INSERT OR IGNORE INTO staged_memberships (user_id, group_id, "
+                             "directory_id) VALUES (:user, :group, :dir)")
+    , remove_member_(db, "DELETE FROM memberships WHERE user_id = :user AND group_id = :group")
+    , remove_staged_member_(db, "DELETE FROM staged_memberships WHERE user_id = :user AND "
+                                "group_id = :group")
+    , live_users_{{db, event_upsert(users_table, "users")},
+                  {db, "SELECT 1 FROM users WHERE id = :id"},
+                  {db, "DELETE FROM users WHERE id = :id"},
+                  {db, "DELETE FROM memberships WHERE user_id = :id"}}
+    , staged_users_{{db, event_upsert(users_table, "staged_users")},
+                    {db, "SELECT 1 FROM staged_users WHERE id = :id"},
+                    {db, "DELETE FROM staged_users WHERE id = :id"},
+                    {db, "DELETE FROM staged_memberships WHERE user_id = :id"}}
+    , live_groups_{{db, event_upsert(groups_table, "groups")},
+                   {db, "SELECT 1 FROM groups WHERE id = :id"},
+                   {db, "DELETE FROM groups WHERE id = :id"},
+                   {db, "DELETE FROM memberships WHERE group_id = :id"}}
+    , staged_groups_{{db, event_upsert(groups_table, "staged_groups")},
+                     {db, "SELECT 1 FROM staged_groups WHERE id = :id"},
+                     {db, "DELETE FROM staged_groups WHERE id = :id"},
+                     {db, "DELETE FROM staged_memberships WHERE group_id = :id"}}
+{
+}
+
+Target EventApplier::target_of(std::string const& directory_id)
+{
+    for (auto const& [q, target] :
+         {std::pair{&is_live_, Target::live}, std::pair{&is_staging_, Target::staging}}) {
+        rearm(*q);
+        q->bind(":dir", directory_id);
+        bool const found = q->executeStep();
+        q->reset();
+        if (found)
+            return target;
+    }
+    return Target::none;
+}
+
+bool EventApplier::tombstoned(char const* entity, std::string const& id, std::int64_t updated_at_us)
+{
+    rearm(tombstoned_);
+    tombstoned_.bind(":e", entity);
+    tombstoned_.bind(":id", id);
+    tombstoned_.bind(":us", updated_at_us);
+    bool const found = tombstoned_.executeStep();
+    tombstoned_.reset();
+    return found;
+}
+
+void EventApplier::add_tombstone(char const* entity, std::string const& id,
+                                 std::string const& directory_id, std::int64_t updated_at_us,
+                                 std::string const& now)
+{
+    rearm(add_tombstone_);
+    add_tombstone_.bind(":e", entity);
+    add_tombstone_.bind(":id", id);
+    add_tombstone_.bind(":dir", directory_id);
+    add_tombstone_.bind(":us", updated_at_us);
+    add_tombstone_.bind(":now", now);
+    add_tombstone_.exec();
+}
+
+void EventApplier::record_change(std::string const& now, std::string const& directory_id,
+                                 char const* entity, std::string const& entity_id, char const* op)
+{
+    rearm(record_change_);
+    record_change_.bind(":now", now);
+    record_change_.bind(":dir", directory_id);
+    record_change_.bind(":entity", entity);
+    record_change_.bind(":id", entity_id);
+    record_change_.bind(":op", op);
+    record_change_.exec();
+}
+
+template <class T>
+bool EventApplier::upsert(TableStatements& t, char const* entity, Target target, T const& item,
+                          std::string const& now)
+{
+    if (tombstoned(entity, item.id, item.updated_at.micros))
+        return false;
+    rearm(t.upsert);
+    bind_entity(t.upsert, item);
+    if (t.upsert.exec() == 0)
+        return false;
+    if (target == Target::live)
+        record_change(now, item.directory_id, entity, item.id, "upsert");
+    return true;
+}
+
+template <class T>
+bool EventApplier::remove(TableStatements& t, char const* entity, Target target, T const& item,
+                          std::string const& now)
+{
+    add_tombstone(entity, item.id, item.directory_id, item.updated_at.micros, now);
+    if (target == Target::live) {
+        auto& changes =
+            std::is_same_v<T, User> ? member_changes_by_user_ : member_changes_by_group_;
+        rearm(changes);
+        changes.bind(":now", now);
+        changes.bind(":id", item.id);
+        changes.exec();
+    }
+    for (auto* st : {&t.remove_members, &t.remove_row}) {
+        rearm(*st);
+        st->bind(":id", item.id);
+    }
+    t.remove_members.exec();
+    if (t.remove_row.exec() == 0)
+        return false;
+    if (target == Target::live)
+        record_change(now, item.directory_id, entity, item.id, "delete");
+    return true;
+}
+
+bool EventApplier::membership(Target target, MembershipEvent const& m, EventKind kind,
+                              std::string const& now)
+{
+    bool const live = target == Target::live;
+    auto const exists = [](TableStatements& t, std::string const& id) {
+        rearm(t.exists);
+        t.exists.bind(":id", id);
+        bool const found = t.exists.executeStep();
+        t.exists.reset();
+        return found;
+    };
+    bool const add = kind == EventKind::membership_added;
+    // Never a membership whose user or group is missing (deleted, or tombstoned).
+    if (add && (!exists(users(target), m.user.id) || !exists(groups(target), m.group.id)))
+        return false;
+    auto& st = add ? (live ? add_member_ : add_staged_member_)
+                   : (live ? remove_member_ : remove_staged_member_);
+    rearm(st);
+    st.bind(":user", m.user.id);
+    st.bind(":group", m.group.id);
+    if (add)
+        st.bind(":dir", m.directory_id);
+    if (st.exec() == 0)
+        return false;
+    if (live)
+        record_change(now, m.directory_id, "membership", m.user.id + ":" + m.group.id,
+                      add ? "upsert" : "delete");
+    return true;
+}
+
+bool EventApplier::apply(Event const& ev, Target target, std::string const& now)
+{
+    switch (ev.kind) {
+    case EventKind::directory_deleted: {
+        auto const& d = std::get<Directory>(ev.payload);
+        add_tombstone("directory", d.id, d.id, d.updated_at.micros, now);
+        return delete_directory_rows(db_, d.id, now);
+    }
+    case EventKind::user_upserted:
+        return upsert(users(target), "user", target, std::get<User>(ev.payload), now);
+    case EventKind::user_deleted:
+        return remove(users(target), "user", target, std::get<User>(ev.payload), now);
+    case EventKind::group_upserted:
+        return upsert(groups(target), "group", target, std::get<Group>(ev.payload), now);
+    case EventKind::group_deleted:
+        return remove(groups(target), "group", target, std::get<Group>(ev.payload), now);
+    case EventKind::membership_added:
+    case EventKind::membership_removed: {
+        // The payload's snapshots are as good as any: upsert them (newer wins), so that a
+        // membership event that arrives before user.created still has both ends.
+        auto const& m = std::get<MembershipEvent>(ev.payload);
+        bool changed = upsert(users(target), "user", target, m.user, now);
+        changed |= upsert(groups(target), "group", target, m.group, now);
+        changed |= membership(target, m, ev.kind, now);
+        return changed;
+    }
+    case EventKind::directory_activated:
+    case EventKind::directory_deactivated:
+    case EventKind::token:
+    case EventKind::unknown:
+        break;
+    }
+    return false;
+}
+
+} // namespace dirsync::store

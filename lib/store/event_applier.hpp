@@ -1,0 +1,55 @@
+// Applies one decoded event to the mirror: newer-wins upserts, deletions with tombstones,
+// memberships with both ends. Statements are prepared once. Internal to lib/store (EventStore
+// owns one and runs it inside its page transaction).
+#pragma once
+
+#include "model/event.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <string>
+
+namespace dirsync::store {
+
+// Where an event of a directory lands: the live tables of a mirrored directory, the staging
+// tables of a directory whose first full sync is in progress, or nowhere.
+enum class Target { live, staging, none };
+
+class EventApplier {
+public:
+    explicit EventApplier(SQLite::Database& db);
+
+    Target target_of(std::string const& directory_id);
+    // Returns true when the mirror changed. Throws SQLite::Exception.
+    bool apply(Event const& ev, Target target, std::string const& now);
+
+private:
+    // The statements of one entity table, live or staged.
+    struct TableStatements {
+        SQLite::Statement upsert, exists, remove_row, remove_members;
+    };
+    template <class T>
+    bool upsert(TableStatements& t, char const* entity, Target target, T const& item,
+                std::string const& now);
+    template <class T>
+    bool remove(TableStatements& t, char const* entity, Target target, T const& item,
+                std::string const& now);
+    bool membership(Target target, MembershipEvent const& m, EventKind kind,
+                    std::string const& now);
+    bool tombstoned(char const* entity, std::string const& id, std::int64_t updated_at_us);
+    void add_tombstone(char const* entity, std::string const& id, std::string const& directory_id,
+                       std::int64_t updated_at_us, std::string const& now);
+    void record_change(std::string const& now, std::string const& directory_id, char const* entity,
+                       std::string const& entity_id, char const* op);
+    TableStatements& users(Target t) { return t == Target::live ? live_users_ : staged_users_; }
+    TableStatements& groups(Target t) { return t == Target::live ? live_groups_ : staged_groups_; }
+
+    SQLite::Database& db_;
+    SQLite::Statement is_live_, is_staging_, tombstoned_, add_tombstone_, record_change_;
+    SQLite::Statement member_changes_by_user_, member_changes_by_group_;
+    SQLite::Statement add_member_, add_staged_member_, remove_member_, remove_staged_member_;
+    TableStatements live_users_, staged_users_, live_groups_, staged_groups_;
+};
+
+} // namespace dirsync::store

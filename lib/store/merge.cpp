@@ -1,0 +1,103 @@
+// MirrorStore: the merge of a staged directory into the live tables, and directory removal. Each
+// is one transaction, so a reader sees a directory as it was or as it is, never half-merged.
+#include "store/merge_sql.hpp"
+#include "store/mirror_store.hpp"
+#include "store/store_sql.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace dirsync::store {
+using namespace sql;
+
+namespace {
+
+void record_full_sync(SQLite::Database& db, std::string const& dir, std::string const& started_at,
+                      std::string const& now, MergeResult const& result, SyncRecord const& record)
+{
+    SQLite::Statement state(
+        db, "INSERT INTO sync_state (directory_id, full_sync_started_at, full_sync_finished_at, "
+            "user_count, group_count, membership_count, membership_strategy, request_count, "
+            "last_error, last_error_at) VALUES (:dir, :started, :now, :users, :groups, :members, "
+            ":strategy, :requests, NULL, NULL) ON CONFLICT (directory_id) DO UPDATE SET "
+            "full_sync_started_at = excluded.full_sync_started_at, "
+            "full_sync_finished_at = excluded.full_sync_finished_at, "
+            "user_count = excluded.user_count, group_count = excluded.group_count, "
+            "membership_count = excluded.membership_count, "
+            "membership_strategy = excluded.membership_strategy, "
+            "request_count = excluded.request_count, last_error = NULL, last_error_at = NULL, "
+            "held_reason = NULL, held_at = NULL");
+    state.bind(":dir", dir);
+    state.bind(":started", started_at);
+    state.bind(":now", now);
+    state.bind(":users", result.user_count);
+    state.bind(":groups", result.group_count);
+    state.bind(":members", result.membership_count);
+    state.bind(":strategy", record.strategy);
+    state.bind(":requests", static_cast<std::int64_t>(record.requests));
+    state.exec();
+}
+
+} // namespace
+
+MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord const& record,
+                                         std::string const& now)
+{
+    auto const& dir = directory.id;
+    auto run_row = load_staging(dir);
+    if (!run_row)
+        throw std::logic_error("merge_directory: no staging run for directory " + dir);
+
+    MergeResult result;
+    sql::WriteTransaction tx(db_);
+    SQLite::Statement window(db_, "SELECT start_seq, (SELECT COALESCE(MAX(seq), 0) FROM changes) "
+                                  "FROM staging_runs WHERE directory_id = :dir");
+    window.bind(":dir", dir);
+    window.executeStep();
+    Params const p{.dir = dir,
+                   .now = now,
+                   .start_seq = window.getColumn(0).getInt64(),
+                   .merge_seq = window.getColumn(1).getInt64()};
+
+    result.directory_changed = upsert_directory(db_, directory, now);
+    for (auto* t : {&groups_table, &users_table}) {
+        run(db_, merge_upserted_changes(*t), p);
+        (t == &users_table ? result.users : result.groups).upserted =
+            run(db_, merge_upserts(*t), p);
+    }
+    run(db_, merge_added_membership_changes(), p);
+    result.memberships.upserted = run(db_, merge_added_memberships(), p);
+    run(db_, merge_removed_membership_changes(), p);
+    result.memberships.deleted = run(db_, merge_removed_memberships(), p);
+    result.memberships.deleted += run(db_, merge_dangling_memberships(), p);
+    for (auto* t : {&users_table, &groups_table}) {
+        run(db_, merge_deleted_changes(*t), p);
+        (t == &users_table ? result.users : result.groups).deleted = run(db_, merge_deletes(*t), p);
+    }
+    clear_staging(db_, dir);
+
+    result.user_count = count_where(db_, "users", dir);
+    result.group_count = count_where(db_, "groups", dir);
+    result.membership_count = count_where(db_, "memberships", dir);
+    record_full_sync(db_, dir, run_row->started_at.text, now, result, record);
+    tx.commit();
+    return result;
+}
+
+bool MirrorStore::delete_directory(std::string const& directory_id, std::string const& now)
+{
+    sql::WriteTransaction tx(db_);
+    bool const mirrored = delete_directory_rows(db_, directory_id, now);
+    tx.commit();
+    return mirrored;
+}
+
+std::vector<std::string> MirrorStore::directory_ids()
+{
+    SQLite::Statement q(db_, "SELECT id FROM directories ORDER BY id");
+    std::vector<std::string> out;
+    while (q.executeStep())
+        out.push_back(q.getColumn(0).getString());
+    return out;
+}
+
+} // namespace dirsync::store
