@@ -20,19 +20,11 @@ namespace asio = boost::asio;
 
 char const* endpoint_name(Endpoint e)
 {
-    switch (e) {
-    case Endpoint::list_directories:
-        return "GET /directories";
-    case Endpoint::get_directory:
-        return "GET /directories/{id}";
-    case Endpoint::list_users:
-        return "GET /directory_users";
-    case Endpoint::list_groups:
-        return "GET /directory_groups";
-    case Endpoint::list_events:
-        return "GET /events";
-    }
-    return "GET ?";
+    // In the order of the enumerators.
+    static constexpr char const* names[endpoint_count] = {
+        "GET /directories", "GET /directories/{id}", "GET /directory_users",
+        "GET /directory_groups", "GET /events"};
+    return names[static_cast<std::size_t>(e)];
 }
 
 std::uint64_t RequestStats::total() const

@@ -28,9 +28,6 @@ class logger;
 
 namespace dirsync::api {
 
-// Every list request asks for the largest page the API serves.
-inline constexpr std::size_t page_size = 100;
-
 enum class Endpoint { list_directories, get_directory, list_users, list_groups, list_events };
 inline constexpr std::size_t endpoint_count = 5;
 char const* endpoint_name(Endpoint e); // "GET /directory_users", ...

@@ -15,131 +15,6 @@ void throw_exception_from_error(DecodeError const& e, boost::source_location con
 
 namespace {
 
-// Reads the fields of one object, remembering the first problem in a message that names the
-// field, the object type and (once known) the id.
-class FieldReader {
-public:
-    FieldReader(json::object const& obj, char const* type)
-        : obj_(obj)
-        , type_(type)
-    {
-    }
-
-    // Absent or null -> nullopt; a string of at most `cap` bytes -> its value; anything else is
-    // an error.
-    std::optional<std::string> optional_string(char const* key, std::size_t cap = max_text_bytes)
-    {
-        auto const* v = obj_.if_contains(key);
-        if (v == nullptr || v->is_null())
-            return std::nullopt;
-        return string_value(key, *v, cap);
-    }
-
-    std::string required_string(char const* key, std::size_t cap = max_text_bytes)
-    {
-        auto const* v = obj_.if_contains(key);
-        if (v == nullptr || v->is_null()) {
-            fail(key, "is missing");
-            return {};
-        }
-        return string_value(key, *v, cap).value_or("");
-    }
-
-    std::optional<std::string> optional_id(char const* key)
-    {
-        return optional_string(key, max_id_bytes);
-    }
-    std::string required_id(char const* key) { return required_string(key, max_id_bytes); }
-
-    Timestamp required_timestamp(char const* key)
-    {
-        auto text = required_string(key);
-        if (error_)
-            return {};
-        auto micros = parse_timestamp(text);
-        if (!micros) {
-            fail(key, fmt::format("is not a timestamp ('{}')", text));
-            return {};
-        }
-        return {std::move(text), *micros};
-    }
-
-    // A JSON object or array member kept as JSON text; absent or null -> nullopt.
-    std::optional<std::string> optional_json(char const* key)
-    {
-        auto const* v = obj_.if_contains(key);
-        if (v == nullptr || v->is_null())
-            return std::nullopt;
-        if (!v->is_object() && !v->is_array()) {
-            fail(key, "is not an object");
-            return std::nullopt;
-        }
-        return json::serialize(*v);
-    }
-
-    // The record as stored: its JSON text, within max_record_bytes.
-    std::string record_json(json::object const& obj)
-    {
-        auto text = json::serialize(obj);
-        if (text.size() > max_record_bytes)
-            fail(nullptr, fmt::format("is {} bytes long, over the cap of {}", text.size(),
-                                      max_record_bytes));
-        return text;
-    }
-
-    void set_id(std::string const& id) { id_ = id; }
-    void fail(char const* key, std::string const& why)
-    {
-        if (error_)
-            return;
-        auto const what = key ? fmt::format("field '{}' {}", key, why) : "the record " + why;
-        error_ = id_.empty() ? fmt::format("{}: {}", type_, what)
-                             : fmt::format("{} {}: {}", type_, id_, what);
-    }
-    std::optional<std::string> const& error() const { return error_; }
-
-private:
-    std::optional<std::string> string_value(char const* key, json::value const& v, std::size_t cap)
-    {
-        auto const* s = v.if_string();
-        if (s == nullptr) {
-            fail(key, "is not a string");
-            return std::nullopt;
-        }
-        if (s->size() > cap) {
-            fail(key, fmt::format("is {} bytes long, over the cap of {}", s->size(), cap));
-            return std::nullopt;
-        }
-        return std::string(*s);
-    }
-
-    json::object const& obj_;
-    char const* type_;
-    std::string id_;
-    std::optional<std::string> error_;
-};
-
-std::optional<std::string> user_email(json::object const& obj, FieldReader& r)
-{
-    if (auto email = r.optional_string("email"))
-        return email;
-    // Legacy objects have no `email`; the spec allows the primary `emails[]` entry as fallback.
-    auto const* emails = obj.if_contains("emails");
-    if (emails == nullptr || !emails->is_array())
-        return std::nullopt;
-    for (auto const& e : emails->get_array()) {
-        auto const* eo = e.if_object();
-        if (eo == nullptr)
-            continue;
-        auto const* primary = eo->if_contains("primary");
-        auto const* value = eo->if_contains("value");
-        if (primary && primary->is_bool() && primary->get_bool() && value && value->is_string() &&
-            value->get_string().size() <= max_text_bytes)
-            return std::string(value->get_string());
-    }
-    return std::nullopt;
-}
-
 template <class T, class DecodeOne>
 Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
 {
@@ -190,15 +65,31 @@ Decoded<json::value> parse_json(std::string_view body)
     return v;
 }
 
-Decoded<json::value> parse_list_document(std::string_view body)
+std::optional<std::string> string_member(json::object const& obj, char const* key)
+{
+    auto const* v = obj.if_contains(key);
+    return v && v->is_string() ? std::optional<std::string>(v->get_string()) : std::nullopt;
+}
+
+namespace {
+
+// Parses `body` as a JSON object; `what` names it in the error ("a list object").
+Decoded<json::value> parse_object(std::string_view body, char const* what)
 {
     auto parsed = parse_json(body);
+    if (parsed && !parsed->is_object())
+        return DecodeError{"$", fmt::format("expected {}", what)};
+    return parsed;
+}
+
+} // namespace
+
+Decoded<json::value> parse_list_document(std::string_view body)
+{
+    auto parsed = parse_object(body, "a list object");
     if (!parsed)
         return parsed.error();
-    auto const* root = parsed->if_object();
-    if (root == nullptr)
-        return DecodeError{"$", "expected a list object"};
-    auto const* data = root->if_contains("data");
+    auto const* data = parsed->get_object().if_contains("data");
     if (data == nullptr || !data->is_array())
         return DecodeError{"$.data", "expected an array"};
     return std::move(*parsed);
@@ -231,123 +122,13 @@ Decoded<std::optional<std::string>> list_after(json::object const& root, Metadat
     return std::optional<std::string>(std::string(after->get_string()));
 }
 
-std::optional<std::string> decode_directory(json::object const& obj, Directory& out)
-{
-    FieldReader r(obj, "directory");
-    out.id = r.required_id("id");
-    r.set_id(out.id);
-    out.organization_id = r.optional_id("organization_id");
-    out.name = r.optional_string("name");
-    out.domain = r.optional_string("domain");
-    if (!out.domain) {
-        // event form: no `domain` string, but a `domains` array
-        if (auto const* domains = obj.if_contains("domains"); domains && domains->is_array()) {
-            for (auto const& d : domains->get_array())
-                if (auto const* dom = d.if_object();
-                    dom && dom->contains("domain") && dom->at("domain").is_string()) {
-                    out.domain = std::string(dom->at("domain").get_string());
-                    break;
-                }
-        }
-    }
-    out.type = r.optional_string("type");
-    out.state = r.required_string("state");
-    out.created_at = r.required_timestamp("created_at");
-    out.updated_at = r.required_timestamp("updated_at");
-    out.raw_json = r.record_json(obj);
-    if (r.error())
-        return r.error();
-    return std::nullopt;
-}
-
-std::optional<std::string> decode_user(json::object const& obj, User& out)
-{
-    FieldReader r(obj, "directory_user");
-    out.id = r.required_id("id");
-    r.set_id(out.id);
-    out.directory_id = r.required_id("directory_id");
-    out.organization_id = r.optional_id("organization_id");
-    out.idp_id = r.optional_string("idp_id");
-    out.email = user_email(obj, r);
-    out.first_name = r.optional_string("first_name");
-    out.last_name = r.optional_string("last_name");
-    out.state = r.required_string("state");
-    if (out.state == "suspended") // existed until Dec 2023
-        out.state = "inactive";
-    out.role.reset();
-    if (auto const* role = obj.if_contains("role"); role && !role->is_null()) {
-        auto const* ro = role->if_object();
-        auto const* slug = ro ? ro->if_contains("slug") : nullptr;
-        if (slug == nullptr || !slug->is_string() || slug->get_string().size() > max_id_bytes)
-            r.fail("role", "is not an object with a string 'slug'");
-        else
-            out.role = std::string(slug->get_string());
-    }
-    out.custom_attributes = r.optional_json("custom_attributes");
-    out.raw_attributes = r.optional_json("raw_attributes");
-    out.created_at = r.required_timestamp("created_at");
-    out.updated_at = r.required_timestamp("updated_at");
-
-    out.embedded_group_ids.clear();
-    auto const* groups = obj.if_contains("groups");
-    if (groups && !groups->is_null()) {
-        if (!groups->is_array()) {
-            r.fail("groups", "is not an array");
-        } else {
-            for (auto const& g : groups->get_array()) {
-                auto const* go = g.if_object();
-                auto const* gid = go ? go->if_contains("id") : nullptr;
-                if (gid == nullptr || !gid->is_string() ||
-                    gid->get_string().size() > max_id_bytes) {
-                    r.fail("groups", fmt::format("has an entry without a string 'id' of at most "
-                                                 "{} bytes",
-                                                 max_id_bytes));
-                    break;
-                }
-                out.embedded_group_ids.emplace_back(gid->get_string());
-            }
-        }
-    }
-    if (groups != nullptr) {
-        json::object copy = obj;
-        copy.erase("groups");
-        out.raw_json = r.record_json(copy);
-    } else {
-        out.raw_json = r.record_json(obj);
-    }
-    if (r.error())
-        return r.error();
-    return std::nullopt;
-}
-
-std::optional<std::string> decode_group(json::object const& obj, Group& out)
-{
-    FieldReader r(obj, "directory_group");
-    out.id = r.required_id("id");
-    r.set_id(out.id);
-    out.directory_id = r.required_id("directory_id");
-    out.organization_id = r.optional_id("organization_id");
-    out.idp_id = r.optional_string("idp_id");
-    out.name = r.required_string("name");
-    out.raw_attributes = r.optional_json("raw_attributes");
-    out.created_at = r.required_timestamp("created_at");
-    out.updated_at = r.required_timestamp("updated_at");
-    out.raw_json = r.record_json(obj);
-    if (r.error())
-        return r.error();
-    return std::nullopt;
-}
-
 Decoded<Directory> parse_directory(std::string_view body)
 {
-    auto parsed = parse_json(body);
+    auto parsed = parse_object(body, "a directory object");
     if (!parsed)
         return parsed.error();
-    auto const* obj = parsed->if_object();
-    if (obj == nullptr)
-        return DecodeError{"$", "expected a directory object"};
     Directory d;
-    if (auto why = decode_directory(*obj, d))
+    if (auto why = decode_directory(parsed->get_object(), d))
         return DecodeError{"$", std::move(*why)};
     return d;
 }
@@ -379,22 +160,15 @@ ErrorBody parse_error_body(std::string_view body)
     }
     if (parsed && parsed->is_object()) {
         auto const& o = parsed->get_object();
-        auto str = [&](char const* key) -> std::optional<std::string> {
-            auto const* f = o.if_contains(key);
-            return f && f->is_string() ? std::optional<std::string>(f->get_string()) : std::nullopt;
-        };
-        out.message = str("message").value_or("");
-        out.code = str("code");
+        out.message = string_member(o, "message").value_or("");
+        out.code = string_member(o, "code");
         if (auto const* errs = o.if_contains("errors"); errs && errs->is_array()) {
             for (auto const& e : errs->get_array()) {
                 auto const* eo = e.if_object();
                 if (eo == nullptr)
                     continue;
-                auto const* field = eo->if_contains("field");
-                auto const* code = eo->if_contains("code");
-                out.errors.emplace_back(
-                    field && field->is_string() ? std::string(field->get_string()) : "",
-                    code && code->is_string() ? std::string(code->get_string()) : "");
+                out.errors.emplace_back(string_member(*eo, "field").value_or(""),
+                                        string_member(*eo, "code").value_or(""));
             }
         }
         return out;

@@ -43,12 +43,6 @@ json::object without_previous(json::object const& data)
     return copy;
 }
 
-std::optional<std::string> string_field(json::object const& o, char const* key)
-{
-    auto const* v = o.if_contains(key);
-    return v && v->is_string() ? std::optional<std::string>(v->get_string()) : std::nullopt;
-}
-
 // A snapshot event (directory, user, group): the object without `previous_attributes`, and the
 // directory it belongs to.
 template <class T>
@@ -94,7 +88,7 @@ std::optional<std::string> decode_payload(json::object const& data, Event& ev)
             return why;
         if (auto why = decode_group(group->get_object(), m.group))
             return why;
-        m.directory_id = string_field(data, "directory_id").value_or(m.group.directory_id);
+        m.directory_id = string_member(data, "directory_id").value_or(m.group.directory_id);
         ev.directory_id = m.directory_id;
         ev.payload = std::move(m);
         return std::nullopt;
@@ -104,22 +98,22 @@ std::optional<std::string> decode_payload(json::object const& data, Event& ev)
         break;
     }
     // no effect on the mirror; the directory is kept for scope checks and the log
-    ev.directory_id = string_field(data, "directory_id");
+    ev.directory_id = string_member(data, "directory_id");
     return std::nullopt;
 }
 
 std::optional<std::string> decode_event(json::object const& obj, Event& ev)
 {
-    auto const id = string_field(obj, "id");
+    auto const id = string_member(obj, "id");
     if (!id || id->empty())
         return std::string("event: field 'id' is missing or not a string");
     ev.id = *id;
-    auto const type = string_field(obj, "event");
+    auto const type = string_member(obj, "event");
     if (!type)
         return fmt::format("event {}: field 'event' is missing or not a string", ev.id);
     ev.type = *type;
     ev.kind = event_kind(ev.type);
-    auto const created = string_field(obj, "created_at");
+    auto const created = string_member(obj, "created_at");
     auto const micros = created ? parse_timestamp(*created) : std::nullopt;
     if (!micros)
         return fmt::format("event {}: field 'created_at' is missing or not a timestamp", ev.id);
@@ -152,7 +146,7 @@ Decoded<EventPage> parse_event_page(std::string_view body)
         Event ev;
         auto const* obj = item.if_object();
         // The event id is the stream's cursor: one we could not store or send back fails the page.
-        if (auto id = obj ? string_field(*obj, "id") : std::nullopt;
+        if (auto id = obj ? string_member(*obj, "id") : std::nullopt;
             id && id->size() > max_id_bytes)
             return DecodeError{fmt::format("$.data[{}].id", i),
                                fmt::format("an event id of {} bytes, over the cap of {}",
@@ -165,8 +159,8 @@ Decoded<EventPage> parse_event_page(std::string_view body)
         }
         RejectedEvent bad;
         if (obj) {
-            bad.id = string_field(*obj, "id");
-            bad.type = string_field(*obj, "event").value_or("");
+            bad.id = string_member(*obj, "id");
+            bad.type = string_member(*obj, "event").value_or("");
         }
         bad.reason = std::move(*why);
         bad.raw_json = json::serialize(item);

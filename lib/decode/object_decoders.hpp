@@ -18,6 +18,9 @@ std::optional<std::string> decode_directory(boost::json::object const& obj, Dire
 std::optional<std::string> decode_user(boost::json::object const& obj, User& out);
 std::optional<std::string> decode_group(boost::json::object const& obj, Group& out);
 
+// A member of `obj` that is a string; nullopt when absent or of another type.
+std::optional<std::string> string_member(boost::json::object const& obj, char const* key);
+
 // Parses `body` with our limits; returns the error as a DecodeError at `$`.
 Decoded<boost::json::value> parse_json(std::string_view body);
 

@@ -4,8 +4,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 
 namespace dirsync {
+
+// Every list request asks for the largest page the API serves.
+inline constexpr std::size_t page_size = 100;
 
 struct RateLimits {
     double global_per_second = 50.0;

@@ -1,29 +1,25 @@
 #include "model/sync_options.hpp"
 
+#include <iterator>
+
 namespace dirsync {
+
+namespace {
+// In the order of the enumerators.
+constexpr char const* source_names[] = {"auto", "per_group", "per_user", "embedded"};
+} // namespace
 
 std::optional<MembershipSource> parse_membership_source(std::string_view text)
 {
-    for (auto s : {MembershipSource::automatic, MembershipSource::per_group,
-                   MembershipSource::per_user, MembershipSource::embedded})
-        if (text == to_string(s))
-            return s;
+    for (std::size_t i = 0; i < std::size(source_names); ++i)
+        if (text == source_names[i])
+            return static_cast<MembershipSource>(i);
     return std::nullopt;
 }
 
 char const* to_string(MembershipSource source)
 {
-    switch (source) {
-    case MembershipSource::automatic:
-        return "auto";
-    case MembershipSource::per_group:
-        return "per_group";
-    case MembershipSource::per_user:
-        return "per_user";
-    case MembershipSource::embedded:
-        return "embedded";
-    }
-    return "?";
+    return source_names[static_cast<std::size_t>(source)];
 }
 
 } // namespace dirsync

@@ -40,8 +40,7 @@ EventApplier::EventApplier(SQLite::Database& db)
                          "deleted_at) VALUES (:e, :id, :dir, :us, :now) ON CONFLICT (entity, "
                          "id) DO UPDATE SET updated_at_us = MAX(updated_at_us, "
                          "excluded.updated_at_us), deleted_at = excluded.deleted_at")
-    , record_change_(db, "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
-                         "VALUES (:now, :dir, :entity, :id, :op)")
+    , changes_(db)
     , member_changes_by_user_(db, member_changes("user_id"))
     , member_changes_by_group_(db, member_changes("group_id"))
     , add_member_(db, "INSERT OR IGNORE INTO memberships (user_id, group_id, directory_id) "
@@ -108,18 +107,6 @@ void EventApplier::add_tombstone(char const* entity, std::string const& id,
     add_tombstone_.exec();
 }
 
-void EventApplier::record_change(std::string const& now, std::string const& directory_id,
-                                 char const* entity, std::string const& entity_id, char const* op)
-{
-    rearm(record_change_);
-    record_change_.bind(":now", now);
-    record_change_.bind(":dir", directory_id);
-    record_change_.bind(":entity", entity);
-    record_change_.bind(":id", entity_id);
-    record_change_.bind(":op", op);
-    record_change_.exec();
-}
-
 template <class T>
 bool EventApplier::upsert(TableStatements& t, char const* entity, Target target, T const& item,
                           std::string const& now)
@@ -131,7 +118,7 @@ bool EventApplier::upsert(TableStatements& t, char const* entity, Target target,
     if (t.upsert.exec() == 0)
         return false;
     if (target == Target::live)
-        record_change(now, item.directory_id, entity, item.id, "upsert");
+        changes_.record(now, item.directory_id, entity, item.id, "upsert");
     return true;
 }
 
@@ -156,7 +143,7 @@ bool EventApplier::remove(TableStatements& t, char const* entity, Target target,
     if (t.remove_row.exec() == 0)
         return false;
     if (target == Target::live)
-        record_change(now, item.directory_id, entity, item.id, "delete");
+        changes_.record(now, item.directory_id, entity, item.id, "delete");
     return true;
 }
 
@@ -185,8 +172,8 @@ bool EventApplier::membership(Target target, MembershipEvent const& m, EventKind
     if (st.exec() == 0)
         return false;
     if (live)
-        record_change(now, m.directory_id, "membership", m.user.id + ":" + m.group.id,
-                      add ? "upsert" : "delete");
+        changes_.record(now, m.directory_id, "membership", m.user.id + ":" + m.group.id,
+                        add ? "upsert" : "delete");
     return true;
 }
 

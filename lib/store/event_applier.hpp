@@ -4,6 +4,7 @@
 #pragma once
 
 #include "model/event.hpp"
+#include "store/store_sql.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -40,13 +41,12 @@ private:
     bool tombstoned(char const* entity, std::string const& id, std::int64_t updated_at_us);
     void add_tombstone(char const* entity, std::string const& id, std::string const& directory_id,
                        std::int64_t updated_at_us, std::string const& now);
-    void record_change(std::string const& now, std::string const& directory_id, char const* entity,
-                       std::string const& entity_id, char const* op);
     TableStatements& users(Target t) { return t == Target::live ? live_users_ : staged_users_; }
     TableStatements& groups(Target t) { return t == Target::live ? live_groups_ : staged_groups_; }
 
     SQLite::Database& db_;
-    SQLite::Statement is_live_, is_staging_, tombstoned_, add_tombstone_, record_change_;
+    SQLite::Statement is_live_, is_staging_, tombstoned_, add_tombstone_;
+    sql::ChangeLog changes_;
     SQLite::Statement member_changes_by_user_, member_changes_by_group_;
     SQLite::Statement add_member_, add_staged_member_, remove_member_, remove_staged_member_;
     TableStatements live_users_, staged_users_, live_groups_, staged_groups_;

@@ -10,28 +10,23 @@
 namespace dirsync::store {
 using namespace sql;
 
+namespace {
+// In the order of the enumerators.
+constexpr char const* phase_names[] = {"groups", "users", "memberships", "done"};
+} // namespace
+
 char const* phase_name(Phase p)
 {
-    switch (p) {
-    case Phase::groups:
-        return "groups";
-    case Phase::users:
-        return "users";
-    case Phase::memberships:
-        return "memberships";
-    case Phase::done:
-        return "done";
-    }
-    return "?";
+    return phase_names[static_cast<std::size_t>(p)];
 }
 
 namespace {
 
 Phase phase_from(std::string const& s)
 {
-    for (auto p : {Phase::users, Phase::memberships, Phase::done})
-        if (s == phase_name(p))
-            return p;
+    for (std::size_t i = 0; i < std::size(phase_names); ++i)
+        if (s == phase_names[i])
+            return static_cast<Phase>(i);
     return Phase::groups;
 }
 
@@ -43,6 +38,18 @@ std::string staging_upsert(EntityTable const& t)
                   fmt::format("{0}.raw_json IS NULL OR excluded.updated_at_us >= "
                               "{0}.updated_at_us",
                               t.staged));
+}
+
+// Stages a page's records into their table (as this directory's, whatever they say).
+template <class T>
+void stage_rows(SQLite::Statement& st, std::string const& directory_id, std::span<T const> rows)
+{
+    for (auto const& row : rows) {
+        rearm(st);
+        bind_entity(st, row);
+        st.bind(":directory_id", directory_id);
+        st.exec();
+    }
 }
 
 void keep(SQLite::Statement& st, std::string const& directory_id, std::span<std::string const> ids)
@@ -153,13 +160,7 @@ void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group 
                                std::span<std::string const> kept_ids, Progress const& next)
 {
     sql::WriteTransaction tx(db_);
-    auto& st = st_->stage_group;
-    for (auto const& g : groups) {
-        rearm(st);
-        bind_entity(st, g);
-        st.bind(":directory_id", directory_id);
-        st.exec();
-    }
+    stage_rows(st_->stage_group, directory_id, groups);
     keep(st_->keep_group, directory_id, kept_ids);
     set_progress(directory_id, next, std::nullopt);
     tx.commit();
@@ -170,13 +171,7 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
                               std::span<MembershipPair const> memberships, Progress const& next)
 {
     sql::WriteTransaction tx(db_);
-    auto& st = st_->stage_user;
-    for (auto const& u : users) {
-        rearm(st);
-        bind_entity(st, u);
-        st.bind(":directory_id", directory_id);
-        st.exec();
-    }
+    stage_rows(st_->stage_user, directory_id, users);
     keep(st_->keep_user, directory_id, kept_ids);
     for (auto const& m : memberships) {
         auto& sm = st_->stage_membership;

@@ -74,17 +74,22 @@ std::int64_t count_where(SQLite::Database& db, char const* table, std::string co
     return q.getColumn(0).getInt64();
 }
 
-void record_change(SQLite::Database& db, std::string const& now, std::string const& directory_id,
-                   char const* entity, std::string const& entity_id, char const* op)
+ChangeLog::ChangeLog(SQLite::Database& db)
+    : insert_(db, "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) VALUES "
+                  "(:now, :dir, :entity, :id, :op)")
 {
-    SQLite::Statement st(db, "INSERT INTO changes (changed_at, directory_id, entity, entity_id, "
-                             "op) VALUES (:now, :dir, :entity, :id, :op)");
-    st.bind(":now", now);
-    st.bind(":dir", directory_id);
-    st.bind(":entity", entity);
-    st.bind(":id", entity_id);
-    st.bind(":op", op);
-    st.exec();
+}
+
+void ChangeLog::record(std::string const& now, std::string const& directory_id, char const* entity,
+                       std::string const& entity_id, char const* op)
+{
+    rearm(insert_);
+    insert_.bind(":now", now);
+    insert_.bind(":dir", directory_id);
+    insert_.bind(":entity", entity);
+    insert_.bind(":id", entity_id);
+    insert_.bind(":op", op);
+    insert_.exec();
 }
 
 bool upsert_directory(SQLite::Database& db, Directory const& d, std::string const& now)
@@ -106,7 +111,7 @@ bool upsert_directory(SQLite::Database& db, Directory const& d, std::string cons
     up.bind(":updated_at_us", d.updated_at.micros);
     if (up.exec() == 0)
         return false;
-    record_change(db, now, d.id, "directory", d.id, "upsert");
+    ChangeLog(db).record(now, d.id, "directory", d.id, "upsert");
     return true;
 }
 

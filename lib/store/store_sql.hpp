@@ -55,9 +55,16 @@ void rearm(SQLite::Statement& st);
 
 std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir);
 
-// Appends one row to the changes feed.
-void record_change(SQLite::Database& db, std::string const& now, std::string const& directory_id,
-                   char const* entity, std::string const& entity_id, char const* op);
+// Appends rows to the changes feed, with one prepared statement.
+class ChangeLog {
+public:
+    explicit ChangeLog(SQLite::Database& db);
+    void record(std::string const& now, std::string const& directory_id, char const* entity,
+                std::string const& entity_id, char const* op);
+
+private:
+    SQLite::Statement insert_;
+};
 
 // Upserts the directory unless the stored copy is the same or newer; records the change.
 // Returns true when the row changed.

@@ -97,7 +97,7 @@ asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& 
                   "quarantined), cursor {}",
                   page.items.size(), applied.applied, applied.unchanged, applied.skipped,
                   applied.quarantined, applied.cursor.value_or("-"));
-        if (page.items.size() < api::page_size || result.pages >= options.max_pages_per_poll)
+        if (page.items.size() < page_size || result.pages >= options.max_pages_per_poll)
             co_return result;
         if (!applied.cursor || applied.cursor == position.cursor)
             throw api::TransportError(api::TransportError::Kind::protocol,

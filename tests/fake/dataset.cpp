@@ -319,7 +319,7 @@ void Dataset::delete_user(std::string id)
 
 void Dataset::delete_group(std::string id)
 {
-    // No user_removed events follow a group deletion (spec section 5.4).
+    // No user_removed events follow a group deletion: its memberships go with it.
     auto data = group_json(groups_.at(id));
     auto const org = groups_.at(id).organization_id;
     drop_group(id);
@@ -330,7 +330,7 @@ void Dataset::delete_directory(std::string id)
 {
     if (!directories_.count(id))
         throw std::out_of_range("no directory " + id);
-    // One dsync.deleted, no per-user or per-group events (spec section 5.4).
+    // One dsync.deleted, no per-user or per-group events: everything goes with the directory.
     auto data = directory_json(directories_.at(id));
     data.erase("domain");
     data.erase("metadata");

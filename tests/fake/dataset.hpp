@@ -33,7 +33,8 @@ struct GroupRecord {
     std::string id, directory_id, organization_id, idp_id, name, created_at, updated_at;
 };
 
-// Timestamp forms the service has produced (spec section 1).
+// Timestamp forms the service has produced: "...481Z", "...+0000", "... 20:05:31.093" (no zone),
+// and microseconds.
 enum class TimestampStyle { iso_millis, offset_no_colon, space_no_zone, micros };
 
 struct DatasetSpec {

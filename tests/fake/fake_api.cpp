@@ -96,7 +96,8 @@ struct PageSlice {
     json::value after = nullptr;
 };
 
-// Keyset pagination over ids sorted ascending (spec section 3.5).
+// Keyset pagination over ids sorted ascending: `after`/`before` name an id (which need not exist
+// any more), the page holds the `limit` items next to it in the chosen order.
 std::variant<PageSlice, FakeResponse> paginate(std::vector<std::string const*> list,
                                                std::multimap<std::string, std::string> const& q,
                                                std::string const& prefix)

@@ -1,5 +1,6 @@
-// The fake WorkOS API's request handling (spec section 10): routes, auth, filters, 422s,
-// pagination, rate limits. No sockets here: FakeServer feeds it requests.
+// The fake WorkOS API's request handling, as the API reference describes the endpoints
+// (https://workos.com/docs/reference/directory-sync): routes, auth, filters, 422s, pagination,
+// rate limits. No sockets here: FakeServer feeds it requests.
 #pragma once
 
 #include "dataset.hpp"

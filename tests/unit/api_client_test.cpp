@@ -2,6 +2,8 @@
 #include "support/fake_transport.hpp"
 #include "support/run.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <gtest/gtest.h>
 
 using namespace dirsync;
@@ -148,6 +150,57 @@ TEST_F(ApiClientTest, TheKeyNeverReachesTheLog)
     transport.respond(401, R"({"message":"Unauthorized"})");
     EXPECT_THROW(list_users(), ApiError);
     EXPECT_EQ(log.text().find(key), std::string::npos);
+}
+
+TEST_F(ApiClientTest, AMalformedEventsBodyIsRetriedLikeAListBody)
+{
+    transport.respond(200, "<html>proxy error page</html>");
+    transport.respond(200, R"({"object":"list","data":[],"list_metadata":{"after":null}})");
+    auto page = test::run(ioc, api.list_events({{"dsync.user.created"}, {}, {}, {}}));
+    EXPECT_TRUE(page.items.empty());
+    ASSERT_EQ(transport.requests.size(), 2u);
+    EXPECT_EQ(transport.requests[0].target, transport.requests[1].target);
+    EXPECT_NE(log.text().find("malformed response"), std::string::npos);
+}
+
+TEST_F(ApiClientTest, AnAbortedRequestIsNeitherRetriedNorLogged)
+{
+    transport.fail(boost::asio::error::operation_aborted);
+    try {
+        list_users();
+        FAIL() << "expected operation_aborted";
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+    }
+    EXPECT_EQ(transport.requests.size(), 1u);
+    EXPECT_EQ(log.text().find("retrying"), std::string::npos) << log.text();
+}
+
+TEST_F(ApiClientTest, CancellingACallWaitingOutItsBackoffEndsItAtOnce)
+{
+    RetryPolicy slow{5, 60s, 60s, 60s};
+    ApiClient patient{
+        ioc.get_executor(), transport, limiter, {key, "dirsyncd/test", slow}, *log.logger};
+    transport.respond(503, "busy");
+    boost::asio::cancellation_signal cancel;
+    auto done = boost::asio::co_spawn(
+        ioc, patient.list_users(UserFilter::directory, "directory_1", "directory_1", {}),
+        boost::asio::bind_cancellation_slot(cancel.slot(), boost::asio::use_future));
+    while (transport.requests.empty())
+        ioc.run_one();
+    ioc.poll(); // now waiting out the 60 s backoff
+    auto const started = std::chrono::steady_clock::now();
+    cancel.emit(boost::asio::cancellation_type::terminal);
+    while (done.wait_for(0s) != std::future_status::ready)
+        ioc.run_one();
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+    try {
+        done.get();
+        FAIL() << "expected operation_aborted";
+    } catch (boost::system::system_error const& e) {
+        EXPECT_EQ(e.code(), boost::asio::error::operation_aborted);
+    }
+    EXPECT_EQ(transport.requests.size(), 1u);
 }
 
 TEST(UrlEncode, EncodesReservedCharacters)

@@ -140,22 +140,24 @@ TEST_F(EventStoreTest, ActivatedAndUnknownDirectoriesAreHandedBackForAFullSync)
 TEST_F(EventStoreTest, OutOfScopeEventsAreSkippedButMoveTheCursor)
 {
     ScopeFilter none = [](std::string const&, std::optional<std::string> const&) { return false; };
-    std::vector<EventPage::Item> items{event("dsync.user.created", test::user("u5", dir))};
+    auto const skipped = event("dsync.user.created", test::user("u5", dir));
+    std::vector<EventPage::Item> items{skipped};
     auto r = events.apply_page(items, none, now);
     EXPECT_EQ(r.skipped, 1);
-    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+    EXPECT_EQ(events.load_position()->cursor, skipped.id);
     EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u5'"), 0);
 }
 
 TEST_F(EventStoreTest, PoisonEventIsQuarantinedAndTheCursorMovesOn)
 {
     RejectedEvent bad{"event_bad", "dsync.user.created", "field 'id' is missing", "{}"};
-    auto r = apply({bad, event("dsync.user.created", test::user("u7", dir))});
+    auto const good = event("dsync.user.created", test::user("u7", dir));
+    auto r = apply({bad, good});
     EXPECT_EQ(r.quarantined, 1);
     EXPECT_EQ(r.applied, 1);
     EXPECT_EQ(events.quarantined_count(), 1);
     EXPECT_EQ(one("SELECT reason FROM quarantined_events"), "field 'id' is missing");
-    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+    EXPECT_EQ(events.load_position()->cursor, good.id);
 }
 
 TEST_F(EventStoreTest, TheCursorIsSavedWithThePageOrNotAtAll)
@@ -163,9 +165,23 @@ TEST_F(EventStoreTest, TheCursorIsSavedWithThePageOrNotAtAll)
     events.restart_stream("2026-01-01T00:00:00.000Z", now);
     EXPECT_FALSE(events.load_position()->cursor);
     EXPECT_EQ(events.load_position()->range_start, "2026-01-01T00:00:00.000Z");
-    auto r = apply({event("dsync.user.created", test::user("u3", dir))});
-    EXPECT_EQ(events.load_position()->cursor, r.cursor);
+    auto const first = event("dsync.user.created", test::user("u3", dir));
+    apply({first});
+    EXPECT_EQ(events.load_position()->cursor, first.id);
     EXPECT_EQ(events.load_position()->cursor_created_at, at(30).text);
+
+    // A page that cannot be written whole (the database fills up at its second event) leaves
+    // neither its cursor nor its first event behind: it is retried as a whole.
+    auto big = test::user("u4", dir, "Big", 2);
+    big.raw_json = std::string(256 * 1024, 'x');
+    auto const small = event("dsync.user.created", test::user("u9", dir, "Small", 2));
+    auto const full = event("dsync.user.created", big);
+    db->exec("PRAGMA max_page_count = " +
+             std::to_string(db->execAndGet("PRAGMA page_count").getInt() + 2));
+    EXPECT_THROW(apply({small, full}), SQLite::Exception);
+    EXPECT_EQ(events.load_position()->cursor, first.id);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id IN ('u4', 'u9')"), 0);
+    EXPECT_EQ(events.quarantined_count(), 0) << "a full database is not a poison event";
 }
 
 TEST_F(EventStoreTest, EventsOfADirectoryInItsFirstSyncGoToStaging)
