@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     (void)parse_group_page(text);
     (void)parse_event_page(text);
     (void)parse_error_body(text);
-    (void)parse_timestamp(text);
-    (void)parse_http_date(text);
+    (void)dirsync::parse_timestamp(text);
+    (void)dirsync::parse_http_date(text);
     return 0;
 }
