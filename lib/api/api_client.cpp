@@ -293,4 +293,21 @@ asio::awaitable<Page<Group>> ApiClient::list_groups(GroupFilter filter, std::str
                                           &decode::parse_group_page);
 }
 
+asio::awaitable<Page<MemberRef>> ApiClient::list_group_members(std::string group_id,
+                                                               std::string directory_id,
+                                                               std::optional<std::string> after)
+{
+    auto target = list_target("/directory_users", "group", group_id, after);
+    co_return co_await fetch<Page<MemberRef>>(Endpoint::list_users, std::move(target),
+                                              std::move(directory_id), &decode::parse_member_page);
+}
+
+asio::awaitable<Page<MemberRef>> ApiClient::list_user_groups(std::string user_id,
+                                                             std::optional<std::string> after)
+{
+    auto target = list_target("/directory_groups", "user", user_id, after);
+    co_return co_await fetch<Page<MemberRef>>(Endpoint::list_groups, std::move(target), {},
+                                              &decode::parse_member_page);
+}
+
 } // namespace dirsync::api

@@ -78,6 +78,13 @@ public:
                                                   std::optional<std::string> after);
     boost::asio::awaitable<Page<Group>> list_groups(GroupFilter filter, std::string filter_id,
                                                     std::optional<std::string> after);
+    // The members of a group (GET /directory_users?group=, paced as `directory_id`'s) or the
+    // groups of a user (GET /directory_groups?user=), read for their ids alone.
+    boost::asio::awaitable<Page<MemberRef>> list_group_members(std::string group_id,
+                                                               std::string directory_id,
+                                                               std::optional<std::string> after);
+    boost::asio::awaitable<Page<MemberRef>> list_user_groups(std::string user_id,
+                                                             std::optional<std::string> after);
 
     // One page of events, in stream order.
     boost::asio::awaitable<EventPage> list_events(EventsQuery query);

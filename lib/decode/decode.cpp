@@ -18,23 +18,26 @@ namespace {
 template <class T, class DecodeOne>
 Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
 {
-    auto doc = parse_list_document(body);
+    // A page's DOM lives for this call only: take its nodes from one growing buffer instead of
+    // one heap allocation each (the strings the model keeps are copied out).
+    unsigned char first_block[16 * 1024];
+    json::monotonic_resource arena(first_block, sizeof first_block);
+    auto doc = parse_list_document(body, &arena);
     if (!doc)
         return doc.error();
-    auto const& root = doc->get_object();
+    auto& root = doc->get_object();
     auto after = list_after(root, Metadata::required);
     if (!after)
         return after.error();
     Page<T> page;
     page.after = std::move(*after);
 
-    auto const& arr = root.at("data").get_array();
+    auto& arr = root.at("data").get_array();
     page.items.reserve(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i) {
-        auto const path = fmt::format("$.data[{}]", i);
-        auto const* obj = arr[i].if_object();
+        auto* obj = arr[i].if_object();
         if (obj == nullptr) {
-            page.rejected.push_back({path, "not an object", std::nullopt});
+            page.rejected.push_back({fmt::format("$.data[{}]", i), "not an object", std::nullopt});
             continue;
         }
         T item;
@@ -44,7 +47,7 @@ Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
                                                         !v->get_string().empty() &&
                                                         v->get_string().size() <= max_id_bytes)
                 id = std::string(v->get_string());
-            page.rejected.push_back({path, std::move(*why), std::move(id)});
+            page.rejected.push_back({fmt::format("$.data[{}]", i), std::move(*why), std::move(id)});
         } else {
             page.items.push_back(std::move(item));
         }
@@ -54,12 +57,12 @@ Decoded<Page<T>> parse_page(std::string_view body, DecodeOne decode_one)
 
 } // namespace
 
-Decoded<json::value> parse_json(std::string_view body)
+Decoded<json::value> parse_json(std::string_view body, json::storage_ptr storage)
 {
     json::parse_options opts;
     opts.max_depth = max_json_depth;
     boost::system::error_code ec;
-    json::value v = json::parse(body, ec, {}, opts);
+    json::value v = json::parse(body, ec, std::move(storage), opts);
     if (ec)
         return DecodeError{"$", fmt::format("invalid JSON: {}", ec.message())};
     return v;
@@ -74,9 +77,10 @@ std::optional<std::string> string_member(json::object const& obj, char const* ke
 namespace {
 
 // Parses `body` as a JSON object; `what` names it in the error ("a list object").
-Decoded<json::value> parse_object(std::string_view body, char const* what)
+Decoded<json::value> parse_object(std::string_view body, char const* what,
+                                  json::storage_ptr storage = {})
 {
-    auto parsed = parse_json(body);
+    auto parsed = parse_json(body, std::move(storage));
     if (parsed && !parsed->is_object())
         return DecodeError{"$", fmt::format("expected {}", what)};
     return parsed;
@@ -84,9 +88,9 @@ Decoded<json::value> parse_object(std::string_view body, char const* what)
 
 } // namespace
 
-Decoded<json::value> parse_list_document(std::string_view body)
+Decoded<json::value> parse_list_document(std::string_view body, json::storage_ptr storage)
 {
-    auto parsed = parse_object(body, "a list object");
+    auto parsed = parse_object(body, "a list object", std::move(storage));
     if (!parsed)
         return parsed.error();
     auto const* data = parsed->get_object().if_contains("data");
@@ -141,7 +145,7 @@ Decoded<Page<Directory>> parse_directory_page(std::string_view body)
 
 Decoded<Page<User>> parse_user_page(std::string_view body)
 {
-    return parse_page<User>(body, [](json::object const& o, User& u) { return decode_user(o, u); });
+    return parse_page<User>(body, [](json::object& o, User& u) { return decode_user(o, u); });
 }
 
 Decoded<Page<Group>> parse_group_page(std::string_view body)

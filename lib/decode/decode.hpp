@@ -51,6 +51,9 @@ Decoded<Directory> parse_directory(std::string_view body);
 // `list_metadata`/`listMetadata`); a bad record inside an otherwise good page is reported in
 // Page::rejected and the rest of the page is kept.
 Decoded<Page<Directory>> parse_directory_page(std::string_view body);
+// A membership listing (GET /directory_users?group=, GET /directory_groups?user=) read for the
+// ids it names (and each record's directory, when it says): nothing else of a record is decoded.
+Decoded<Page<MemberRef>> parse_member_page(std::string_view body);
 Decoded<Page<User>> parse_user_page(std::string_view body);
 Decoded<Page<Group>> parse_group_page(std::string_view body);
 

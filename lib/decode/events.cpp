@@ -45,13 +45,12 @@ json::object without_previous(json::object const& data)
 
 // A snapshot event (directory, user, group): the object without `previous_attributes`, and the
 // directory it belongs to.
-template <class T>
-std::optional<std::string> decode_snapshot(std::optional<std::string> (*decode)(json::object const&,
-                                                                                T&),
-                                           json::object const& data, Event& ev)
+template <class T, class Decode>
+std::optional<std::string> decode_snapshot(Decode decode, json::object const& data, Event& ev)
 {
     T object;
-    if (auto why = decode(without_previous(data), object))
+    auto snapshot = without_previous(data);
+    if (auto why = decode(snapshot, object))
         return why;
     if constexpr (std::is_same_v<T, Directory>)
         ev.directory_id = object.id;
@@ -68,13 +67,16 @@ std::optional<std::string> decode_payload(json::object const& data, Event& ev)
     case EventKind::directory_activated:
     case EventKind::directory_deactivated:
     case EventKind::directory_deleted:
-        return decode_snapshot(decode_directory, data, ev);
+        return decode_snapshot<Directory>(
+            [](json::object& o, Directory& d) { return decode_directory(o, d); }, data, ev);
     case EventKind::user_upserted:
     case EventKind::user_deleted:
-        return decode_snapshot(decode_user, data, ev);
+        return decode_snapshot<User>([](json::object& o, User& u) { return decode_user(o, u); },
+                                     data, ev);
     case EventKind::group_upserted:
     case EventKind::group_deleted:
-        return decode_snapshot(decode_group, data, ev);
+        return decode_snapshot<Group>([](json::object& o, Group& g) { return decode_group(o, g); },
+                                      data, ev);
     case EventKind::membership_added:
     case EventKind::membership_removed: {
         auto const* user = data.if_contains("user");
@@ -84,7 +86,8 @@ std::optional<std::string> decode_payload(json::object const& data, Event& ev)
         if (group == nullptr || !group->is_object())
             return std::string("field 'group' is missing or not an object");
         MembershipEvent m;
-        if (auto why = decode_user(user->get_object(), m.user))
+        auto user_copy = user->get_object();
+        if (auto why = decode_user(user_copy, m.user))
             return why;
         if (auto why = decode_group(group->get_object(), m.group))
             return why;

@@ -114,10 +114,8 @@ private:
     std::optional<std::string> error_;
 };
 
-std::optional<std::string> user_email(json::object const& obj, FieldReader& r)
+std::optional<std::string> primary_email(json::object const& obj)
 {
-    if (auto email = r.optional_string("email"))
-        return email;
     // Legacy objects have no `email`: the API documents the primary `emails[]` entry as its value.
     auto const* emails = obj.if_contains("emails");
     if (emails == nullptr || !emails->is_array())
@@ -175,11 +173,13 @@ void read_identity(FieldReader& r, T& out)
     out.idp_id = r.optional_string("idp_id");
 }
 
-std::optional<std::string> decode_user(json::object const& obj, User& out)
+std::optional<std::string> decode_user(json::object& obj, User& out)
 {
     FieldReader r(obj, "directory_user");
     read_identity(r, out);
-    out.email = user_email(obj, r);
+    out.email = r.optional_string("email");
+    if (!out.email)
+        out.email = primary_email(obj);
     out.first_name = r.optional_string("first_name");
     out.last_name = r.optional_string("last_name");
     out.state = r.required_string("state");
@@ -219,13 +219,9 @@ std::optional<std::string> decode_user(json::object const& obj, User& out)
             }
         }
     }
-    if (groups != nullptr) {
-        json::object copy = obj;
-        copy.erase("groups");
-        out.raw_json = r.record_json(copy);
-    } else {
-        out.raw_json = r.record_json(obj);
-    }
+    if (groups != nullptr)
+        obj.erase("groups"); // not part of the object as stored (deprecated, and unreliable)
+    out.raw_json = r.record_json(obj);
     return r.error();
 }
 

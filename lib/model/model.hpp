@@ -28,7 +28,7 @@ struct User {
     std::string directory_id;
     std::optional<std::string> organization_id;
     std::optional<std::string> idp_id;
-    std::optional<std::string> email;
+    std::optional<std::string> email; // or the primary `emails[]` entry of a legacy object
     std::optional<std::string> first_name;
     std::optional<std::string> last_name;
     std::string state;               // "active" or "inactive" ("suspended" is mapped to "inactive")
@@ -52,6 +52,12 @@ struct Group {
     Timestamp created_at;
     Timestamp updated_at;
     std::string raw_json;
+};
+
+// A record of a membership listing, read for its id alone.
+struct MemberRef {
+    std::string id;
+    std::optional<std::string> directory_id;
 };
 
 // A record of a list page that could not be decoded. `id` is set when the record at least had one,

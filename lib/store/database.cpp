@@ -1,6 +1,7 @@
 #include "store/database.hpp"
 
 #include "schema_migrations.hpp" // generated from schema/*.sql
+#include "store/staging_file.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
@@ -68,6 +69,37 @@ int wait_for_lock(void* context, int count)
 bool has_foreign_tables(SQLite::Database& db)
 {
     return db.execAndGet("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").getInt() > 0;
+}
+
+// A mirror written before schema 4 kept its staging tables inside: what they used is free pages
+// now. Rebuild the file once with incremental auto-vacuum, so that it shrinks and later frees
+// can be returned. Best effort: a disk too full to rebuild it leaves the file as it is.
+void compact_once(Database& db, std::string const& path)
+{
+    try {
+        // The page size changes only outside WAL, which needs no reader to have the file open;
+        // else the rebuild keeps it.
+        bool const rollback_journal = [&db] {
+            try {
+                return db.execAndGet("PRAGMA journal_mode = DELETE").getString() == "delete";
+            } catch (SQLite::Exception const&) {
+                return false;
+            }
+        }();
+        if (rollback_journal)
+            db.exec("PRAGMA page_size = 16384");
+        db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+        db.exec("VACUUM");
+        if (rollback_journal)
+            db.exec("PRAGMA journal_mode = WAL");
+    } catch (SQLite::Exception const& e) {
+        db.notes.push_back(fmt::format("database {} could not be compacted after the upgrade to "
+                                       "schema 4 ({}); it keeps its free pages",
+                                       path, e.what()));
+        return;
+    }
+    db.notes.push_back(
+        fmt::format("database {} compacted once after the upgrade to schema 4", path));
 }
 
 } // namespace
@@ -173,6 +205,11 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
             "run a newer dirsyncd or point --db at another file",
             path, version, latest));
 
+    // A new file's layout, set before its first page is written: 16 KiB pages (a user row of
+    // about 1 KiB wastes a tenth of a 4 KiB page, a sixtieth of this), and free pages that can be
+    // returned to the file system.
+    if (version == 0 && !in_memory)
+        db->exec("PRAGMA page_size = 16384; PRAGMA auto_vacuum = INCREMENTAL");
     try {
         if (!in_memory)
             db->exec("PRAGMA journal_mode = WAL");
@@ -181,6 +218,8 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
     }
     db->exec("PRAGMA synchronous = NORMAL"); // WAL + NORMAL: consistent after a crash
     db->exec("PRAGMA foreign_keys = OFF");
+    db->exec("PRAGMA temp_store = MEMORY");
+    db->exec("PRAGMA cache_size = -8192"); // 8 MiB: a merge's working set without spilling
     limit_database_size(*db, options.max_bytes);
 
     if (version < latest) {
@@ -196,7 +235,10 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
                 fmt::format("cannot migrate database {} from schema version {} to {}: {}", path,
                             version, latest, e.what()));
         }
+        if (version > 0 && !in_memory && db->execAndGet("PRAGMA auto_vacuum").getInt() == 0)
+            compact_once(*db, path);
     }
+    attach_staging(*db, path);
     return db;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace SQLite {
 class Exception;
@@ -45,6 +46,9 @@ public:
              LockWaitReporter on_lock_wait);
     ~Database();
 
+    // What opening it did that the operator should hear of (the daemon logs them).
+    std::vector<std::string> notes;
+
     struct LockWait {
         std::chrono::milliseconds timeout;
         LockWaitReporter report;
@@ -61,8 +65,9 @@ private:
 void create_database_file(std::string const& path);
 
 // Opens (creating when absent, mode 0640 whatever the umask) the database at `path`, or an
-// in-memory one for ":memory:". Sets WAL mode and the busy timeout, and applies the embedded
-// schema/NNN_*.sql migrations that the file has not seen (PRAGMA user_version). Throws StoreError
+// in-memory one for ":memory:". Sets WAL mode and the busy timeout, applies the embedded
+// schema/NNN_*.sql migrations that the file has not seen (PRAGMA user_version), and attaches the
+// staging file (staging_file.hpp). Throws StoreError
 // for a file that is not SQLite, a SQLite database of another application, a schema newer than
 // this build, or a path that cannot be opened for writing.
 std::unique_ptr<Database> open_database(std::string const& path,

@@ -12,12 +12,16 @@ using namespace sql;
 
 namespace {
 
-// An event's copy wins unless the stored one is newer or the same; a staged placeholder (an
-// undecodable record, raw_json NULL) always gives way.
-std::string event_upsert(EntityTable const& t, char const* table)
+// An event's copy wins unless the stored one is newer or the same.
+std::string live_upsert(EntityTable const& t)
 {
-    return upsert(table, t.columns, values(t.columns),
-                  fmt::format("{0}.raw_json IS NULL OR ({1})", table, newer_and_different(table)));
+    return upsert(t.live, t.columns, values(t.columns), newer_and_different(t.live));
+}
+
+std::string staged_upsert(EntityTable const& t)
+{
+    return upsert(fmt::format("staging.{}", t.staged).c_str(), t.columns, values(t.columns),
+                  newer_and_different(t.staged));
 }
 
 std::string member_changes(char const* column)
@@ -33,54 +37,73 @@ std::string member_changes(char const* column)
 EventApplier::EventApplier(SQLite::Database& db)
     : db_(db)
     , is_live_(db, "SELECT 1 FROM directories WHERE id = :dir")
-    , is_staging_(db, "SELECT 1 FROM staging_runs WHERE directory_id = :dir")
+    , has_run_(db, "SELECT 1 FROM full_sync_runs WHERE directory_id = :dir")
     , tombstoned_(db, "SELECT 1 FROM tombstones WHERE entity = :e AND id = :id AND "
                       "updated_at_us >= :us")
     , add_tombstone_(db, "INSERT INTO tombstones (entity, id, directory_id, updated_at_us, "
                          "deleted_at) VALUES (:e, :id, :dir, :us, :now) ON CONFLICT (entity, "
                          "id) DO UPDATE SET updated_at_us = MAX(updated_at_us, "
                          "excluded.updated_at_us), deleted_at = excluded.deleted_at")
+    , touch_(db, "INSERT OR IGNORE INTO resync_touched (directory_id, entity, entity_id) VALUES "
+                 "(:dir, :e, :id)")
     , changes_(db)
     , member_changes_by_user_(db, member_changes("user_id"))
     , member_changes_by_group_(db, member_changes("group_id"))
     , add_member_(db, "INSERT OR IGNORE INTO memberships (user_id, group_id, directory_id) "
                       "VALUES (:user, :group, :dir)")
-    , add_staged_member_(db, "INSERT OR IGNORE INTO staged_memberships (user_id, group_id, "
-                             "directory_id) VALUES (:user, :group, :dir)")
+    , add_staged_member_(db, "INSERT INTO staging.membership_diff (directory_id, group_id, "
+                             "user_id, op) VALUES (:dir, :group, :user, 'add') ON CONFLICT DO "
+                             "UPDATE SET op = 'add'")
     , remove_member_(db, "DELETE FROM memberships WHERE user_id = :user AND group_id = :group")
-    , remove_staged_member_(db, "DELETE FROM staged_memberships WHERE user_id = :user AND "
-                                "group_id = :group")
-    , live_users_{{db, event_upsert(users_table, "users")},
+    , remove_staged_member_(db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir "
+                                "AND group_id = :group AND user_id = :user")
+    , live_users_{{db, live_upsert(users_table)},
                   {db, "SELECT 1 FROM users WHERE id = :id"},
                   {db, "DELETE FROM users WHERE id = :id"},
                   {db, "DELETE FROM memberships WHERE user_id = :id"}}
-    , staged_users_{{db, event_upsert(users_table, "staged_users")},
-                    {db, "SELECT 1 FROM staged_users WHERE id = :id"},
-                    {db, "DELETE FROM staged_users WHERE id = :id"},
-                    {db, "DELETE FROM staged_memberships WHERE user_id = :id"}}
-    , live_groups_{{db, event_upsert(groups_table, "groups")},
+    , staged_users_{{db, staged_upsert(users_table)},
+                    {db, "SELECT 1 FROM staging.staged_users WHERE id = :id"},
+                    {db, "DELETE FROM staging.staged_users WHERE id = :id"},
+                    {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND "
+                         "user_id = :id"}}
+    , live_groups_{{db, live_upsert(groups_table)},
                    {db, "SELECT 1 FROM groups WHERE id = :id"},
                    {db, "DELETE FROM groups WHERE id = :id"},
                    {db, "DELETE FROM memberships WHERE group_id = :id"}}
-    , staged_groups_{{db, event_upsert(groups_table, "staged_groups")},
-                     {db, "SELECT 1 FROM staged_groups WHERE id = :id"},
-                     {db, "DELETE FROM staged_groups WHERE id = :id"},
-                     {db, "DELETE FROM staged_memberships WHERE group_id = :id"}}
+    , staged_groups_{
+          {db, staged_upsert(groups_table)},
+          {db, "SELECT 1 FROM staging.staged_groups WHERE id = :id"},
+          {db, "DELETE FROM staging.staged_groups WHERE id = :id"},
+          {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND group_id = :id"}}
 {
 }
 
 Target EventApplier::target_of(std::string const& directory_id)
 {
-    for (auto const& [q, target] :
-         {std::pair{&is_live_, Target::live}, std::pair{&is_staging_, Target::staging}}) {
-        rearm(*q);
-        q->bind(":dir", directory_id);
-        bool const found = q->executeStep();
-        q->reset();
-        if (found)
-            return target;
-    }
-    return Target::none;
+    auto const found = [&directory_id](SQLite::Statement& q) {
+        rearm(q);
+        q.bind(":dir", directory_id);
+        bool const yes = q.executeStep();
+        q.reset();
+        return yes;
+    };
+    bool const live = found(is_live_);
+    bool const syncing = found(has_run_);
+    if (live)
+        return syncing ? Target::resync : Target::live;
+    return syncing ? Target::staging : Target::none;
+}
+
+void EventApplier::touched(Target target, std::string const& directory_id, char const* entity,
+                           std::string const& id)
+{
+    if (target != Target::resync)
+        return;
+    rearm(touch_);
+    touch_.bind(":dir", directory_id);
+    touch_.bind(":e", entity);
+    touch_.bind(":id", id);
+    touch_.exec();
 }
 
 bool EventApplier::tombstoned(char const* entity, std::string const& id, std::int64_t updated_at_us)
@@ -117,7 +140,8 @@ bool EventApplier::upsert(TableStatements& t, char const* entity, Target target,
     bind_entity(t.upsert, item);
     if (t.upsert.exec() == 0)
         return false;
-    if (target == Target::live)
+    touched(target, item.directory_id, entity, item.id);
+    if (target != Target::staging)
         changes_.record(now, item.directory_id, entity, item.id, "upsert");
     return true;
 }
@@ -127,7 +151,8 @@ bool EventApplier::remove(TableStatements& t, char const* entity, Target target,
                           std::string const& now)
 {
     add_tombstone(entity, item.id, item.directory_id, item.updated_at.micros, now);
-    if (target == Target::live) {
+    touched(target, item.directory_id, entity, item.id);
+    if (target != Target::staging) {
         auto& changes =
             std::is_same_v<T, User> ? member_changes_by_user_ : member_changes_by_group_;
         rearm(changes);
@@ -138,11 +163,13 @@ bool EventApplier::remove(TableStatements& t, char const* entity, Target target,
     for (auto* st : {&t.remove_members, &t.remove_row}) {
         rearm(*st);
         st->bind(":id", item.id);
+        if (st->getIndex(":dir") > 0)
+            st->bind(":dir", item.directory_id);
     }
     t.remove_members.exec();
     if (t.remove_row.exec() == 0)
         return false;
-    if (target == Target::live)
+    if (target != Target::staging)
         changes_.record(now, item.directory_id, entity, item.id, "delete");
     return true;
 }
@@ -150,7 +177,7 @@ bool EventApplier::remove(TableStatements& t, char const* entity, Target target,
 bool EventApplier::membership(Target target, MembershipEvent const& m, EventKind kind,
                               std::string const& now)
 {
-    bool const live = target == Target::live;
+    bool const live = target != Target::staging;
     auto const exists = [](TableStatements& t, std::string const& id) {
         rearm(t.exists);
         t.exists.bind(":id", id);
@@ -167,8 +194,10 @@ bool EventApplier::membership(Target target, MembershipEvent const& m, EventKind
     rearm(st);
     st.bind(":user", m.user.id);
     st.bind(":group", m.group.id);
-    if (add)
+    if (st.getIndex(":dir") > 0)
         st.bind(":dir", m.directory_id);
+    auto const pair = m.user.id + ":" + m.group.id;
+    touched(target, m.directory_id, "membership", pair);
     if (st.exec() == 0)
         return false;
     if (live)

@@ -13,9 +13,10 @@
 
 namespace dirsync::store {
 
-// Where an event of a directory lands: the live tables of a mirrored directory, the staging
-// tables of a directory whose first full sync is in progress, or nowhere.
-enum class Target { live, staging, none };
+// Where an event of a directory lands: the live tables of a mirrored directory (`resync`: while
+// its full sync is listing it), the staging of a directory whose first full sync is in progress,
+// or nowhere.
+enum class Target { live, resync, staging, none };
 
 class EventApplier {
 public:
@@ -41,11 +42,18 @@ private:
     bool tombstoned(char const* entity, std::string const& id, std::int64_t updated_at_us);
     void add_tombstone(char const* entity, std::string const& id, std::string const& directory_id,
                        std::int64_t updated_at_us, std::string const& now);
-    TableStatements& users(Target t) { return t == Target::live ? live_users_ : staged_users_; }
-    TableStatements& groups(Target t) { return t == Target::live ? live_groups_ : staged_groups_; }
+    // An event changed this object while its directory's full sync lists it: the merge keeps
+    // the event's version.
+    void touched(Target target, std::string const& directory_id, char const* entity,
+                 std::string const& id);
+    TableStatements& users(Target t) { return t == Target::staging ? staged_users_ : live_users_; }
+    TableStatements& groups(Target t)
+    {
+        return t == Target::staging ? staged_groups_ : live_groups_;
+    }
 
     SQLite::Database& db_;
-    SQLite::Statement is_live_, is_staging_, tombstoned_, add_tombstone_;
+    SQLite::Statement is_live_, has_run_, tombstoned_, add_tombstone_, touch_;
     sql::ChangeLog changes_;
     SQLite::Statement member_changes_by_user_, member_changes_by_group_;
     SQLite::Statement add_member_, add_staged_member_, remove_member_, remove_staged_member_;

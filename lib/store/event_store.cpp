@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Savepoint.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sqlite3.h>
 
 namespace dirsync::store {
@@ -72,14 +73,60 @@ void EventStore::restart_stream(std::string const& range_start, std::string cons
     st.exec();
 }
 
+namespace {
+
+// What becomes of one decoded event.
+enum class Route {
+    apply,          // to the mirror (or to the staging of a directory in its first sync)
+    sync_directory, // dsync.activated / deactivated: the caller (re)syncs the directory
+    unknown_type,   // logged and skipped
+    out_of_scope,   // not a directory the configuration mirrors
+    not_mirrored    // an in-scope directory not mirrored yet: the caller syncs it
+};
+
+} // namespace
+
 EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
                                        ScopeFilter const& in_scope, std::string const& now)
 {
     EventPageResult result;
+    std::vector<std::pair<Route, Target>> routes(items.size(), {Route::out_of_scope, Target::none});
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        auto const* ev = std::get_if<Event>(&items[i]);
+        if (ev == nullptr)
+            continue;
+        auto& [route, target] = routes[i];
+        if (ev->kind == EventKind::unknown)
+            route = Route::unknown_type;
+        else if (!ev->directory_id || !in_scope(*ev->directory_id, organization_of(*ev)))
+            route = Route::out_of_scope;
+        else if (ev->kind == EventKind::directory_activated ||
+                 ev->kind == EventKind::directory_deactivated)
+            route = Route::sync_directory;
+        else if ((target = applier_->target_of(*ev->directory_id)) == Target::none)
+            route = Route::not_mirrored;
+        else
+            route = Route::apply;
+    }
+
+    // Events of a directory in its first full sync land in the staging file, committed before
+    // the page: SQLite commits the mirror's file first, so written with the cursor they could be
+    // lost to a crash between the two. Applied again after a crash, they change nothing.
+    bool const any_staged = std::any_of(routes.begin(), routes.end(), [](auto const& r) {
+        return r.first == Route::apply && r.second == Target::staging;
+    });
+    if (any_staged) {
+        sql::WriteTransaction tx(db_);
+        for (std::size_t i = 0; i < items.size(); ++i)
+            if (routes[i].first == Route::apply && routes[i].second == Target::staging)
+                apply_one(std::get<Event>(items[i]), Target::staging, now, result);
+        tx.commit();
+    }
+
     std::optional<std::string> cursor_created_at;
     sql::WriteTransaction tx(db_);
-    for (auto const& item : items) {
-        if (auto const* bad = std::get_if<RejectedEvent>(&item)) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (auto const* bad = std::get_if<RejectedEvent>(&items[i])) {
             quarantine(db_, *bad, bad->reason, now);
             ++result.quarantined;
             result.notes.push_back("quarantined: " + bad->reason);
@@ -87,49 +134,32 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
                 result.cursor = bad->id;
             continue;
         }
-        auto const& ev = std::get<Event>(item);
+        auto const& ev = std::get<Event>(items[i]);
         result.cursor = ev.id;
         cursor_created_at = ev.created_at.text;
-        if (ev.kind == EventKind::unknown) {
+        switch (routes[i].first) {
+        case Route::unknown_type:
             ++result.unchanged;
             result.notes.push_back(
                 fmt::format("skipped event {} of unknown type {}", ev.id, ev.type));
-            continue;
-        }
-        if (!ev.directory_id || !in_scope(*ev.directory_id, organization_of(ev))) {
+            break;
+        case Route::out_of_scope:
             ++result.skipped;
-            continue;
-        }
-        auto const& dir = *ev.directory_id;
-        if (ev.kind == EventKind::directory_activated ||
-            ev.kind == EventKind::directory_deactivated) {
+            break;
+        case Route::sync_directory:
             // The directories table holds the REST form: the caller re-reads it in a full sync.
-            result.directories_to_sync.push_back(dir);
+            result.directories_to_sync.push_back(*ev.directory_id);
             ++result.applied;
-            continue;
-        }
-        auto const target = applier_->target_of(dir);
-        if (target == Target::none) {
+            break;
+        case Route::not_mirrored:
             if (ev.kind != EventKind::directory_deleted)
-                result.directories_to_sync.push_back(dir);
+                result.directories_to_sync.push_back(*ev.directory_id);
             ++result.skipped;
-            continue;
-        }
-        try {
-            SQLite::Savepoint one(db_, "event");
-            bool const changed = applier_->apply(ev, target, now);
-            one.release();
-            ++(changed ? result.applied : result.unchanged);
-        } catch (SQLite::Exception const& e) {
-            // A constraint the event violates is a poison event; a busy or full database is
-            // not, and must fail the page so that it is retried.
-            auto const code = e.getErrorCode();
-            if (code != SQLITE_CONSTRAINT && code != SQLITE_MISMATCH && code != SQLITE_TOOBIG)
-                throw;
-            RejectedEvent bad{ev.id, ev.type, fmt::format("cannot be applied: {}", e.what()), ""};
-            quarantine(db_, bad, bad.reason, now);
-            ++result.quarantined;
-            result.notes.push_back(fmt::format("quarantined event {}: {}", ev.id, bad.reason));
+            break;
+        case Route::apply:
+            if (routes[i].second != Target::staging) // those went first
+                apply_one(ev, routes[i].second, now, result);
+            break;
         }
     }
     if (result.cursor) {
@@ -148,12 +178,34 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
     return result;
 }
 
+void EventStore::apply_one(Event const& ev, Target target, std::string const& now,
+                           EventPageResult& result)
+{
+    try {
+        SQLite::Savepoint one(db_, "event");
+        bool const changed = applier_->apply(ev, target, now);
+        one.release();
+        ++(changed ? result.applied : result.unchanged);
+    } catch (SQLite::Exception const& e) {
+        // A constraint the event violates is a poison event; a busy or full database is not,
+        // and must fail the page so that it is retried.
+        auto const code = e.getErrorCode();
+        if (code != SQLITE_CONSTRAINT && code != SQLITE_MISMATCH && code != SQLITE_TOOBIG)
+            throw;
+        RejectedEvent bad{ev.id, ev.type, fmt::format("cannot be applied: {}", e.what()), ""};
+        quarantine(db_, bad, bad.reason, now);
+        ++result.quarantined;
+        result.notes.push_back(fmt::format("quarantined event {}: {}", ev.id, bad.reason));
+    }
+}
+
 int EventStore::prune(std::string const& cutoff, int batch)
 {
     int removed = 0;
     for (char const* statement :
-         {"DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE changed_at < :cutoff "
-          "ORDER BY seq LIMIT :batch)",
+         // seq follows time: the oldest rows are the first ones, and the scan stops at the batch
+         {"DELETE FROM changes WHERE seq IN (SELECT seq FROM (SELECT seq, changed_at FROM changes "
+          "ORDER BY seq LIMIT :batch) WHERE changed_at < :cutoff)",
           "DELETE FROM tombstones WHERE (entity, id) IN (SELECT entity, id FROM tombstones WHERE "
           "deleted_at < :cutoff LIMIT :batch)"}) {
         SQLite::Statement st(db_, statement);

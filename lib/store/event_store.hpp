@@ -19,6 +19,7 @@ class Database;
 namespace dirsync::store {
 
 class EventApplier;
+enum class Target;
 
 struct StreamPosition {
     std::optional<std::string> cursor;            // id of the last applied event
@@ -68,6 +69,9 @@ public:
     std::int64_t quarantined_count();
 
 private:
+    void apply_one(Event const& ev, enum Target target, std::string const& now,
+                   EventPageResult& result);
+
     SQLite::Database& db_;
     std::unique_ptr<EventApplier> applier_;
 };

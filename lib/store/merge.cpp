@@ -49,30 +49,21 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
 
     MergeResult result;
     sql::WriteTransaction tx(db_);
-    SQLite::Statement window(db_, "SELECT start_seq, (SELECT COALESCE(MAX(seq), 0) FROM changes) "
-                                  "FROM staging_runs WHERE directory_id = :dir");
-    window.bind(":dir", dir);
-    window.executeStep();
-    Params const p{.dir = dir,
-                   .now = now,
-                   .start_seq = window.getColumn(0).getInt64(),
-                   .merge_seq = window.getColumn(1).getInt64()};
-
+    // records a step's changes rows, then applies just those; returns the rows applied
+    auto const step = [&](MergeStep const& s) {
+        auto const since = db_.execAndGet("SELECT COALESCE(MAX(seq), 0) FROM changes").getInt64();
+        Params const p{.dir = dir, .now = now, .since_seq = since};
+        run(db_, s.record, p);
+        return run(db_, s.apply, p);
+    };
     result.directory_changed = upsert_directory(db_, directory, now);
-    for (auto* t : {&groups_table, &users_table}) {
-        run(db_, merge_upserted_changes(*t), p);
-        (t == &users_table ? result.users : result.groups).upserted =
-            run(db_, merge_upserts(*t), p);
-    }
-    run(db_, merge_added_membership_changes(), p);
-    result.memberships.upserted = run(db_, merge_added_memberships(), p);
-    run(db_, merge_removed_membership_changes(), p);
-    result.memberships.deleted = run(db_, merge_removed_memberships(), p);
-    result.memberships.deleted += run(db_, merge_dangling_memberships(), p);
-    for (auto* t : {&users_table, &groups_table}) {
-        run(db_, merge_deleted_changes(*t), p);
-        (t == &users_table ? result.users : result.groups).deleted = run(db_, merge_deletes(*t), p);
-    }
+    result.groups.upserted = step(merge_upserts(groups_table));
+    result.users.upserted = step(merge_upserts(users_table));
+    result.memberships.upserted = step(merge_added_memberships());
+    result.memberships.deleted = step(merge_removed_memberships());
+    result.memberships.deleted += step(merge_memberships_of_gone());
+    result.users.deleted = step(merge_deletes(users_table));
+    result.groups.deleted = step(merge_deletes(groups_table));
     clear_staging(db_, dir);
 
     result.user_count = count_where(db_, "users", dir);

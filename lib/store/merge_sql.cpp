@@ -43,127 +43,103 @@ std::string newer_and_different(char const* table)
                        table);
 }
 
-std::string touched_by_event(char const* entity, char const* id_expr)
-{
-    return fmt::format("EXISTS (SELECT 1 FROM changes c WHERE c.entity_id = {} AND c.entity = "
-                       "'{}' AND c.seq > :start_seq AND c.seq <= :merge_seq)",
-                       id_expr, entity);
-}
-
 namespace {
 
 constexpr char const* insert_changes =
     "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) ";
 
-// Staged rows of the directory that the merge may write: decoded (raw_json set), untouched by
-// events, and not deleted by an event at least as new (a tombstone).
-std::string eligible_staged(EntityTable const& t)
+std::string untouched(char const* entity, char const* id_expr)
 {
-    return fmt::format(
-        "s.directory_id = :dir AND s.raw_json IS NOT NULL AND NOT {0} AND NOT EXISTS (SELECT 1 "
-        "FROM tombstones tb WHERE tb.entity = '{1}' AND tb.id = s.id AND tb.updated_at_us >= "
-        "s.updated_at_us)",
-        touched_by_event(t.entity, "s.id"), t.entity);
+    return fmt::format("NOT EXISTS (SELECT 1 FROM resync_touched rt WHERE rt.entity = '{}' AND "
+                       "rt.entity_id = {})",
+                       entity, id_expr);
 }
 
-// Live rows of the directory that were not staged and that no event touched since the listing
-// began.
-std::string missing_live(EntityTable const& t)
+// The directory's pending deletions of one entity that no event touched meanwhile.
+std::string gone(char const* entity)
 {
-    auto const id = fmt::format("{}.id", t.live);
-    return fmt::format("{0}.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM {1} s WHERE s.id = "
-                       "{0}.id) AND NOT {2}",
-                       t.live, t.staged, touched_by_event(t.entity, id.c_str()));
+    return fmt::format("SELECT pd.id FROM staging.pending_deletes pd WHERE pd.directory_id = "
+                       ":dir AND pd.entity = '{0}' AND {1}",
+                       entity, untouched(entity, "pd.id"));
 }
 
-// A staged membership counts when both ends were staged for this directory and exist live.
-constexpr char const* valid_staged_membership =
-    "sm.directory_id = :dir "
-    "AND EXISTS (SELECT 1 FROM staged_users su WHERE su.id = sm.user_id AND su.directory_id = "
-    ":dir) "
-    "AND EXISTS (SELECT 1 FROM staged_groups sg WHERE sg.id = sm.group_id "
-    "            AND sg.directory_id = :dir) "
-    "AND EXISTS (SELECT 1 FROM users u WHERE u.id = sm.user_id) "
-    "AND EXISTS (SELECT 1 FROM groups g WHERE g.id = sm.group_id)";
-
-std::string new_membership()
+std::string staged_membership(char const* op)
 {
-    return fmt::format(
-        "{} AND NOT {} AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = sm.user_id "
-        "AND m.group_id = sm.group_id)",
-        valid_staged_membership,
-        touched_by_event("membership", "sm.user_id || ':' || sm.group_id"));
+    return fmt::format("d.directory_id = :dir AND d.op = '{}' AND {}", op,
+                       untouched("membership", "d.user_id || ':' || d.group_id"));
 }
 
-std::string gone_membership()
-{
-    return fmt::format(
-        "m.directory_id = :dir AND NOT EXISTS (SELECT 1 FROM staged_memberships sm "
-        "WHERE sm.user_id = m.user_id AND sm.group_id = m.group_id AND {}) AND NOT {}",
-        valid_staged_membership, touched_by_event("membership", "m.user_id || ':' || m.group_id"));
-}
+// The changes rows this step recorded.
+constexpr char const* recorded = "FROM changes WHERE seq > :since_seq";
+
+// The (user_id, group_id) of the memberships this step recorded (entity_id is "user:group";
+// ids never hold a colon).
+constexpr char const* recorded_pairs =
+    "SELECT substr(entity_id, 1, instr(entity_id, ':') - 1), substr(entity_id, instr(entity_id, "
+    "':') + 1) FROM changes WHERE seq > :since_seq";
 
 } // namespace
 
-std::string merge_upserted_changes(EntityTable const& t)
+MergeStep merge_upserts(EntityTable const& t)
 {
-    return fmt::format("{}SELECT :now, :dir, '{}', s.id, 'upsert' FROM {} s LEFT JOIN {} t ON "
-                       "t.id = s.id WHERE {} AND (t.id IS NULL OR (t.raw_json IS NOT s.raw_json "
-                       "AND s.updated_at_us >= t.updated_at_us)) ORDER BY s.id",
-                       insert_changes, t.entity, t.staged, t.live, eligible_staged(t));
+    return {fmt::format("{}SELECT :now, :dir, '{}', s.id, 'upsert' FROM staging.{} s LEFT JOIN {} "
+                        "t ON t.id = s.id WHERE s.directory_id = :dir AND {} AND NOT EXISTS "
+                        "(SELECT 1 FROM tombstones tb WHERE tb.entity = '{}' AND tb.id = s.id AND "
+                        "tb.updated_at_us >= s.updated_at_us) AND (t.id IS NULL OR (t.raw_json IS "
+                        "NOT s.raw_json AND s.updated_at_us >= t.updated_at_us))",
+                        insert_changes, t.entity, t.staged, t.live, untouched(t.entity, "s.id"),
+                        t.entity),
+            upsert(t.live, t.columns,
+                   fmt::format("SELECT {} FROM changes c JOIN staging.{} s ON s.id = c.entity_id "
+                               "WHERE c.seq > :since_seq",
+                               column_list(t.columns, "s."), t.staged),
+                   newer_and_different(t.live))};
 }
 
-std::string merge_upserts(EntityTable const& t)
+MergeStep merge_added_memberships()
 {
-    return upsert(t.live, t.columns,
-                  fmt::format("SELECT {} FROM {} s WHERE {}", column_list(t.columns, "s."),
-                              t.staged, eligible_staged(t)),
-                  newer_and_different(t.live));
+    // both ends in the mirror and staying (neither deleted by this merge), not there yet
+    return {fmt::format("{}SELECT :now, :dir, 'membership', d.user_id || ':' || d.group_id, "
+                        "'upsert' FROM staging.membership_diff d WHERE {} AND EXISTS (SELECT 1 "
+                        "FROM users u WHERE u.id = d.user_id) AND EXISTS (SELECT 1 FROM groups g "
+                        "WHERE g.id = d.group_id) AND NOT EXISTS (SELECT 1 FROM "
+                        "staging.pending_deletes pd WHERE pd.entity = 'user' AND pd.id = "
+                        "d.user_id) AND NOT EXISTS (SELECT 1 FROM staging.pending_deletes pd WHERE "
+                        "pd.entity = 'group' AND pd.id = d.group_id) AND NOT EXISTS (SELECT 1 FROM "
+                        "memberships m WHERE m.user_id = d.user_id AND m.group_id = d.group_id)",
+                        insert_changes, staged_membership("add")),
+            fmt::format("INSERT INTO memberships (user_id, group_id, directory_id) SELECT "
+                        "substr(entity_id, 1, instr(entity_id, ':') - 1), substr(entity_id, "
+                        "instr(entity_id, ':') + 1), directory_id {}",
+                        recorded)};
 }
 
-std::string merge_deleted_changes(EntityTable const& t)
+MergeStep merge_removed_memberships()
 {
-    return fmt::format("{}SELECT :now, :dir, '{}', id, 'delete' FROM {} WHERE {} ORDER BY id",
-                       insert_changes, t.entity, t.live, missing_live(t));
+    return {
+        fmt::format("{}SELECT :now, :dir, 'membership', d.user_id || ':' || d.group_id, "
+                    "'delete' FROM staging.membership_diff d WHERE {} AND EXISTS (SELECT 1 "
+                    "FROM memberships m WHERE m.user_id = d.user_id AND m.group_id = "
+                    "d.group_id)",
+                    insert_changes, staged_membership("delete")),
+        fmt::format("DELETE FROM memberships WHERE (user_id, group_id) IN ({})", recorded_pairs)};
 }
 
-std::string merge_deletes(EntityTable const& t)
+MergeStep merge_memberships_of_gone()
 {
-    return fmt::format("DELETE FROM {} WHERE {}", t.live, missing_live(t));
+    return {
+        fmt::format("{}SELECT :now, :dir, 'membership', m.user_id || ':' || m.group_id, "
+                    "'delete' FROM memberships m WHERE m.user_id IN ({}) OR m.group_id IN ({}) "
+                    "ORDER BY m.user_id, m.group_id",
+                    insert_changes, gone("user"), gone("group")),
+        fmt::format("DELETE FROM memberships WHERE (user_id, group_id) IN ({})", recorded_pairs)};
 }
 
-std::string merge_added_membership_changes()
+MergeStep merge_deletes(EntityTable const& t)
 {
-    return fmt::format("{}SELECT :now, :dir, 'membership', sm.user_id || ':' || sm.group_id, "
-                       "'upsert' FROM staged_memberships sm WHERE {} ORDER BY sm.user_id, "
-                       "sm.group_id",
-                       insert_changes, new_membership());
-}
-
-std::string merge_added_memberships()
-{
-    return fmt::format("INSERT INTO memberships (user_id, group_id, directory_id) SELECT "
-                       "sm.user_id, sm.group_id, :dir FROM staged_memberships sm WHERE {}",
-                       new_membership());
-}
-
-std::string merge_removed_membership_changes()
-{
-    return fmt::format("{}SELECT :now, :dir, 'membership', m.user_id || ':' || m.group_id, "
-                       "'delete' FROM memberships m WHERE {} ORDER BY m.user_id, m.group_id",
-                       insert_changes, gone_membership());
-}
-
-std::string merge_removed_memberships()
-{
-    return fmt::format("DELETE FROM memberships AS m WHERE {}", gone_membership());
-}
-
-std::string merge_dangling_memberships()
-{
-    return "DELETE FROM memberships AS m WHERE m.directory_id = :dir AND (NOT EXISTS (SELECT 1 "
-           "FROM users u WHERE u.id = m.user_id) OR NOT EXISTS (SELECT 1 FROM groups g WHERE "
-           "g.id = m.group_id))";
+    return {fmt::format("{}SELECT :now, :dir, '{}', id, 'delete' FROM {} WHERE id IN ({})",
+                        insert_changes, t.entity, t.live, gone(t.entity)),
+            fmt::format("DELETE FROM {} WHERE id IN (SELECT entity_id {})", t.live, recorded)};
 }
 
 } // namespace dirsync::store::sql

@@ -23,21 +23,20 @@ std::string values(std::vector<char const*> const& columns);
 // older (a late, older copy must not win; an identical one is not rewritten).
 std::string newer_and_different(char const* table);
 
-// The merge of a staged directory into the live tables. Events keep arriving while a directory
-// is listed, and what they changed is newer than the snapshot: every statement leaves alone an
-// object with a change row in (:start_seq, :merge_seq], the window between the start of staging
-// and the merge's own writes. Parameters: :dir, :now, :start_seq, :merge_seq.
-std::string touched_by_event(char const* entity, char const* id_expr);
-std::string merge_upserted_changes(EntityTable const& t); // changes rows of new/changed rows
-std::string merge_upserts(EntityTable const& t);
-std::string merge_deleted_changes(EntityTable const& t); // changes rows of rows not staged
-std::string merge_deletes(EntityTable const& t);
-std::string merge_added_membership_changes();
-std::string merge_added_memberships();
-std::string merge_removed_membership_changes();
-std::string merge_removed_memberships();
-// Memberships of this directory whose user or group is gone (an end kept by an event may have
-// lost the other end to this merge).
-std::string merge_dangling_memberships();
+// The merge of a staged directory into the live tables (parameters :dir, :now), step by step.
+// Each step first records what it will change in `changes` (deciding it once), then applies
+// exactly the rows it recorded: those after :since_seq, the last seq before the record. It
+// leaves alone what an event changed while the directory was being listed (resync_touched: the
+// event is newer than the snapshot) and never brings back what an event deleted (a tombstone
+// as new). Every membership whose user or group goes goes with it, so none is left dangling.
+struct MergeStep {
+    std::string record, apply;
+};
+MergeStep merge_upserts(EntityTable const& t);
+MergeStep merge_added_memberships();
+MergeStep merge_removed_memberships();
+// The users and groups the listing passed over: their memberships, then the rows.
+MergeStep merge_memberships_of_gone();
+MergeStep merge_deletes(EntityTable const& t);
 
 } // namespace dirsync::store::sql

@@ -1,10 +1,16 @@
-// The mirror's writes for full syncs: staging of a listing (staging.cpp), the atomic merge of a
-// staged directory into the live tables and directory removal (merge.cpp, its SQL in
-// merge_sql.cpp), and the sync_state bookkeeping (sync_state.cpp).
-// Single writer: call from one thread; no method suspends, so a shutdown lands between calls.
+// The mirror's writes for full syncs: staging of a listing (staging.cpp, in the staging file),
+// the atomic merge of a staged directory into the live tables and directory removal (merge.cpp,
+// its SQL in merge_sql.cpp), and the sync_state bookkeeping (sync_state.cpp).
+//
+// A listing is compared with the mirror as it arrives (ids come in ascending order; anything
+// else is handled too): what is new or changed is staged, mirrored objects the listing passed
+// over are marked for deletion, memberships are staged as a difference. A sync that finds
+// nothing new stages nothing but its position. Single writer: call from one thread; no method
+// suspends, so a shutdown lands between calls.
 #pragma once
 
 #include "model/model.hpp"
+#include "model/sync_options.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -25,20 +31,26 @@ namespace dirsync::store {
 enum class Phase { groups, users, memberships, done };
 char const* phase_name(Phase p);
 
+// The position of the groups or users listing: the phase and the `after` of its next page.
 struct Progress {
     Phase phase = Phase::groups;
-    std::optional<std::string> owner;  // memberships phase: the group or user being listed
-    std::optional<std::string> cursor; // `after` of the next page to fetch
+    std::optional<std::string> cursor{};
 };
 
 struct StagingRun {
+    std::string run_id;
     Timestamp started_at;
     Progress progress;
     std::optional<std::string> strategy;
+    std::int64_t listed_groups = 0, listed_users = 0; // what the listings returned so far
 };
 
-// Where a listing of staged ids starts: after the given id, or at it.
-enum class StartAt { after_id, at_id };
+// A group (per_group) or user (per_user) whose memberships are still to be listed, and the
+// `after` of its next page (none: from the start).
+struct Owner {
+    std::string id;
+    std::optional<std::string> cursor;
+};
 
 struct MembershipPair {
     std::string user_id;
@@ -69,46 +81,51 @@ public:
     MirrorStore(MirrorStore const&) = delete;
     MirrorStore& operator=(MirrorStore const&) = delete;
 
-    // --- staging ---
+    // --- staging (staging.cpp) ---
+    // The run both the mirror and the staging file know; a half-made or stale one is dropped.
     std::optional<StagingRun> load_staging(std::string const& directory_id);
-    // Starts a new staging run for the directory, dropping whatever an older one left.
+    // Starts a new run for the directory, dropping whatever an older one left.
     void begin_staging(std::string const& directory_id, Timestamp const& started_at);
-    // Each stages one page and records the position of the next one, in one transaction.
-    // `kept_ids` are records that could not be decoded: the stored copies are kept as they are.
+    // Drops the directory's run and everything it staged (a held sync keeps nothing).
+    void discard_staging(std::string const& directory_id);
+
+    // One page of the groups or users listing, compared with the mirror and staged, with the
+    // position of the next page, in one transaction. `kept_ids` are records that could not be
+    // decoded: they count as listed and their stored copies are kept as they are. With
+    // `embedded` (the deprecated `groups` arrays, legacy directories), the users' memberships
+    // are staged from them as well.
     void stage_groups(std::string const& directory_id, std::span<Group const> groups,
                       std::span<std::string const> kept_ids, Progress const& next);
+    enum class Embedded { ignore, stage };
     void stage_users(std::string const& directory_id, std::span<User const> users,
-                     std::span<std::string const> kept_ids,
-                     std::span<MembershipPair const> memberships, Progress const& next);
-    void stage_memberships(std::string const& directory_id,
-                           std::span<MembershipPair const> memberships, Progress const& next);
-    void set_progress(std::string const& directory_id, Progress const& next,
-                      std::optional<std::string> const& strategy);
-    std::int64_t staged_user_count(std::string const& directory_id);
-    std::int64_t staged_group_count(std::string const& directory_id);
-    // Ids of the staged groups (or users) of the directory from `from` on (see StartAt; all when
-    // `from` is empty), in id order, at most `limit` of them.
-    std::vector<std::string> staged_group_ids(std::string const& directory_id,
-                                              std::optional<std::string> const& from, StartAt start,
-                                              int limit);
-    std::vector<std::string> staged_user_ids(std::string const& directory_id,
-                                             std::optional<std::string> const& from, StartAt start,
-                                             int limit);
+                     std::span<std::string const> kept_ids, Embedded embedded,
+                     Progress const& next);
 
-    // What a merge of the staged directory would delete: live users and groups not staged.
+    // The membership phase: the owners are every group (per_group) or user (per_user) the
+    // listings found. Each page of an owner's listing is compared with the mirror and saved with
+    // the owner's position, so that several owners are listed at once and each resumes.
+    void begin_memberships(std::string const& directory_id, MembershipSource strategy);
+    std::vector<Owner> pending_owners(std::string const& directory_id,
+                                      std::optional<std::string> const& after, int limit);
+    void stage_members(std::string const& directory_id, MembershipSource strategy,
+                       std::string const& owner, std::span<std::string const> member_ids,
+                       std::optional<std::string> const& next);
+    void finish_memberships(std::string const& directory_id);
+    // How many owners the membership phase has, and how many are done.
+    std::pair<std::int64_t, std::int64_t> owner_progress(std::string const& directory_id);
+
+    // What a merge of the staged directory would delete.
     struct PendingDeletions {
-        std::int64_t live_users = 0, staged_users = 0, users = 0;
+        std::int64_t live_users = 0, listed_users = 0, users = 0;
         std::int64_t live_groups = 0, groups = 0;
     };
     PendingDeletions pending_deletions(std::string const& directory_id);
-    // Records that the directory's full sync was held back (the staging stays for later).
-    void record_hold(std::string const& directory_id, std::string const& reason,
-                     std::string const& now);
 
-    // --- live tables ---
+    // --- live tables (merge.cpp) ---
     // Merges the staged directory into the live tables in one transaction: readers see the
     // directory as it was or as it is now, never a mix. Rows that did not change are not
-    // rewritten and get no `changes` row; objects not staged are deleted. Clears the staging.
+    // rewritten and get no `changes` row; objects the listing passed over are deleted; what
+    // events changed meanwhile is left alone. Clears the staging.
     MergeResult merge_directory(Directory const& directory, SyncRecord const& record,
                                 std::string const& now);
     // Deletes the directory and everything under it (and its staging) in one transaction,
@@ -116,6 +133,12 @@ public:
     bool delete_directory(std::string const& directory_id, std::string const& now);
     std::vector<std::string> directory_ids();
 
+    // --- sync_state (sync_state.cpp) ---
+    // Records that the directory's full sync was held back (its staging is dropped).
+    void record_hold(std::string const& directory_id, std::string const& reason,
+                     std::string const& now);
+    void record_error(std::string const& directory_id, std::string const& message,
+                      std::string const& now);
     // One line of facts per directory known to sync_state or directories, for status reports.
     struct DirectoryStatus {
         std::string id;
@@ -125,8 +148,6 @@ public:
         bool staging = false; // a full sync is in progress or was interrupted
     };
     std::vector<DirectoryStatus> directory_status();
-    void record_error(std::string const& directory_id, std::string const& message,
-                      std::string const& now);
 
 private:
     struct Statements;

@@ -1,5 +1,7 @@
-// MirrorStore: staging of a full sync. Pages land in the staged_* tables, each in one transaction
-// together with the listing position of the next page, so that an interrupted sync resumes there.
+// MirrorStore: staging of a full sync, in the staging file. Each page of a listing is compared
+// with the mirror in one range query (a merge of two id-ordered lists): what is new or changed
+// is staged, mirrored rows the listing passed over are marked for deletion, and the position of
+// the next page is saved in the same transaction.
 #include "store/merge_sql.hpp"
 #include "store/mirror_store.hpp"
 #include "store/store_sql.hpp"
@@ -7,20 +9,16 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <random>
+
 namespace dirsync::store {
 using namespace sql;
 
 namespace {
+
 // In the order of the enumerators.
 constexpr char const* phase_names[] = {"groups", "users", "memberships", "done"};
-} // namespace
-
-char const* phase_name(Phase p)
-{
-    return phase_names[static_cast<std::size_t>(p)];
-}
-
-namespace {
 
 Phase phase_from(std::string const& s)
 {
@@ -30,76 +28,247 @@ Phase phase_from(std::string const& s)
     return Phase::groups;
 }
 
-// A page's copy replaces a staged one unless that one is newer (an event applied to the staging
-// of a directory in its first sync).
-std::string staging_upsert(EntityTable const& t)
+std::string new_run_id()
 {
-    return upsert(t.staged, t.columns, values(t.columns),
-                  fmt::format("{0}.raw_json IS NULL OR excluded.updated_at_us >= "
-                              "{0}.updated_at_us",
-                              t.staged));
+    static std::mt19937_64 rng{std::random_device{}()};
+    return fmt::format("{:016x}", rng());
 }
 
-// Stages a page's records into their table (as this directory's, whatever they say).
+// The statements that compare one entity type's listing with the mirror and stage it.
+struct EntitySql {
+    SQLite::Statement live_range; // id, raw_json of the directory's rows in (:lo, :hi]
+    SQLite::Statement live_tail;  // ... in (:lo, end)
+    SQLite::Statement live_one;   // raw_json of one row
+    SQLite::Statement stage;      // upsert into staging; a staged copy newer than the page's wins
+    SQLite::Statement pend;       // a mirrored row the listing passed over
+    SQLite::Statement unpend;     // ... that turned up after all (a page out of order)
+
+    EntitySql(SQLite::Database& db, EntityTable const& t)
+        : live_range(db, fmt::format("SELECT id, raw_json FROM {} WHERE directory_id = :dir AND "
+                                     "id > :lo AND id <= :hi ORDER BY id",
+                                     t.live))
+        , live_tail(db, fmt::format("SELECT id, raw_json FROM {} WHERE directory_id = :dir AND "
+                                    "id > :lo ORDER BY id",
+                                    t.live))
+        , live_one(db, fmt::format("SELECT raw_json FROM {} WHERE id = :id", t.live))
+        , stage(db,
+                upsert(fmt::format("staging.{}", t.staged).c_str(), t.columns, values(t.columns),
+                       fmt::format("excluded.updated_at_us >= {}.updated_at_us", t.staged)))
+        , pend(db, fmt::format("INSERT OR IGNORE INTO staging.pending_deletes (directory_id, "
+                               "entity, id) VALUES (:dir, '{}', :id)",
+                               t.entity))
+        , unpend(db, fmt::format("DELETE FROM staging.pending_deletes WHERE entity = '{}' AND "
+                                 "id = :id",
+                                 t.entity))
+    {
+    }
+};
+
+// The statements of the membership difference: the mirror's memberships of one owner, and the
+// staged additions and removals.
+struct MemberSql {
+    SQLite::Statement range, tail; // the owner's member ids (per_group) or group ids (per_user)
+    MemberSql(SQLite::Database& db, char const* owner_column, char const* member_column)
+        : range(db, fmt::format("SELECT {1} FROM memberships WHERE {0} = :owner AND {1} > :lo "
+                                "AND {1} <= :hi ORDER BY {1}",
+                                owner_column, member_column))
+        , tail(db, fmt::format("SELECT {1} FROM memberships WHERE {0} = :owner AND {1} > :lo "
+                               "ORDER BY {1}",
+                               owner_column, member_column))
+    {
+    }
+};
+
+// One id of a listing page and its record (null: an undecodable record kept as stored).
 template <class T>
-void stage_rows(SQLite::Statement& st, std::string const& directory_id, std::span<T const> rows)
-{
-    for (auto const& row : rows) {
-        rearm(st);
-        bind_entity(st, row);
-        st.bind(":directory_id", directory_id);
-        st.exec();
-    }
-}
+struct Listed {
+    std::string const* id;
+    T const* record;
+};
 
-void keep(SQLite::Statement& st, std::string const& directory_id, std::span<std::string const> ids)
+template <class T>
+std::vector<Listed<T>> in_id_order(std::span<T const> records, std::span<std::string const> kept)
 {
-    for (auto const& id : ids) {
-        rearm(st);
-        st.bind(":id", id);
-        st.bind(":dir", directory_id);
-        st.exec();
-    }
-}
-
-std::vector<std::string> ids_from(SQLite::Database& db, char const* table, std::string const& dir,
-                                  std::optional<std::string> const& from, StartAt start, int limit)
-{
-    SQLite::Statement q(db, fmt::format("SELECT id FROM {} WHERE directory_id = :dir AND "
-                                        "(:from IS NULL OR id {} :from) ORDER BY id LIMIT :limit",
-                                        table, start == StartAt::at_id ? ">=" : ">"));
-    q.bind(":dir", dir);
-    bind_opt(q, ":from", from);
-    q.bind(":limit", limit);
-    std::vector<std::string> out;
-    while (q.executeStep())
-        out.push_back(q.getColumn(0).getString());
+    std::vector<Listed<T>> out;
+    for (auto const& r : records)
+        out.push_back({&r.id, &r});
+    for (auto const& id : kept)
+        out.push_back({&id, nullptr});
+    std::stable_sort(out.begin(), out.end(),
+                     [](auto const& a, auto const& b) { return *a.id < *b.id; });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [](auto const& a, auto const& b) { return *a.id == *b.id; }),
+              out.end());
     return out;
 }
 
 } // namespace
 
-// Prepared once: staging runs a few statements per record.
+char const* phase_name(Phase p)
+{
+    return phase_names[static_cast<std::size_t>(p)];
+}
+
+// Prepared once: a page runs a few statements per record.
 struct MirrorStore::Statements {
-    SQLite::Statement stage_user;
-    SQLite::Statement stage_group;
-    SQLite::Statement keep_user;
-    SQLite::Statement keep_group;
-    SQLite::Statement stage_membership;
-    SQLite::Statement save_progress;
+    EntitySql users, groups;
+    MemberSql members_of_group, groups_of_user;
+    SQLite::Statement live_pair, diff_add, diff_delete, diff_drop;
+    SQLite::Statement save_listing, owner_high, save_owner;
 
     explicit Statements(SQLite::Database& db)
-        : stage_user(db, staging_upsert(users_table))
-        , stage_group(db, staging_upsert(groups_table))
-        , keep_user(db, "INSERT OR IGNORE INTO staged_users (id, directory_id) VALUES (:id, :dir)")
-        , keep_group(db,
-                     "INSERT OR IGNORE INTO staged_groups (id, directory_id) VALUES (:id, :dir)")
-        , stage_membership(db, "INSERT OR IGNORE INTO staged_memberships (user_id, group_id, "
-                               "directory_id) VALUES (:user, :group, :dir)")
-        , save_progress(db, "UPDATE staging_runs SET phase = :phase, owner = :owner, "
-                            "cursor = :cursor, strategy = COALESCE(:strategy, strategy) "
-                            "WHERE directory_id = :dir")
+        : users(db, users_table)
+        , groups(db, groups_table)
+        , members_of_group(db, "group_id", "user_id")
+        , groups_of_user(db, "user_id", "group_id")
+        , live_pair(db, "SELECT 1 FROM memberships WHERE user_id = :user AND group_id = :group")
+        , diff_add(db, "INSERT INTO staging.membership_diff (directory_id, group_id, user_id, op) "
+                       "VALUES (:dir, :group, :user, 'add') ON CONFLICT DO UPDATE SET op = 'add'")
+        , diff_delete(db, "INSERT INTO staging.membership_diff (directory_id, group_id, user_id, "
+                          "op) VALUES (:dir, :group, :user, 'delete') ON CONFLICT DO UPDATE SET "
+                          "op = 'delete'")
+        , diff_drop(db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND "
+                        "group_id = :group AND user_id = :user")
+        , save_listing(db, "UPDATE staging.runs SET phase = :phase, cursor = :cursor, high_id = "
+                           ":high, listed_groups = listed_groups + :groups, listed_users = "
+                           "listed_users + :users WHERE directory_id = :dir")
+        , owner_high(db, "SELECT high_id FROM staging.owners WHERE directory_id = :dir AND id = "
+                         ":owner")
+        , save_owner(db, "UPDATE staging.owners SET cursor = :cursor, high_id = :high, done = "
+                         ":done WHERE directory_id = :dir AND id = :owner")
     {
+    }
+
+    // The mirror's copy of one row (its raw_json), when it has one.
+    static std::optional<std::string> live_copy(EntitySql& s, std::string const& id)
+    {
+        rearm(s.live_one);
+        s.live_one.bind(":id", id);
+        std::optional<std::string> raw;
+        if (s.live_one.executeStep())
+            raw = s.live_one.getColumn(0).getString();
+        s.live_one.reset();
+        return raw;
+    }
+
+    template <class T>
+    void stage(EntitySql& s, T const& record)
+    {
+        rearm(s.stage);
+        bind_entity(s.stage, record);
+        s.stage.exec();
+    }
+
+    void mark(SQLite::Statement& st, std::string const& dir, std::string const& id)
+    {
+        rearm(st);
+        if (st.getIndex(":dir") > 0)
+            st.bind(":dir", dir);
+        st.bind(":id", id);
+        st.exec();
+    }
+
+    // Compares a page of the listing with the mirror's rows of the directory and stages what
+    // differs. `lo` is the largest id compared so far; `last` ends the listing (the rows above
+    // every listed id are gone). Returns the new `lo`.
+    template <class T>
+    std::string compare(EntitySql& s, std::string const& dir, std::vector<Listed<T>> const& page,
+                        std::string const& lo, bool last)
+    {
+        auto stage_if_new = [&](Listed<T> const& l, std::optional<std::string> const& live) {
+            if (l.record && (!live || *live != l.record->raw_json))
+                stage(s, *l.record);
+        };
+        // Ids at or below `lo` come out of order (or again): one at a time.
+        auto above = std::partition_point(page.begin(), page.end(),
+                                          [&](auto const& l) { return *l.id <= lo; });
+        for (auto it = page.begin(); it != above; ++it) {
+            auto const live = live_copy(s, *it->id);
+            if (live)
+                mark(s.unpend, dir, *it->id);
+            stage_if_new(*it, live);
+        }
+        if (above == page.end() && !last)
+            return lo;
+        auto& q = last ? s.live_tail : s.live_range;
+        rearm(q);
+        q.bind(":dir", dir);
+        q.bind(":lo", lo);
+        if (!last)
+            q.bind(":hi", *page.back().id);
+        auto next = above;
+        while (q.executeStep()) {
+            std::string const id = q.getColumn(0).getString();
+            for (; next != page.end() && *next->id < id; ++next)
+                stage_if_new(*next, std::nullopt);
+            if (next != page.end() && *next->id == id) {
+                stage_if_new(*next, q.getColumn(1).getString());
+                ++next;
+            } else {
+                mark(s.pend, dir, id);
+            }
+        }
+        q.reset();
+        for (; next != page.end(); ++next)
+            stage_if_new(*next, std::nullopt);
+        return page.empty() ? lo : std::max(lo, *page.back().id);
+    }
+
+    void diff(SQLite::Statement& st, std::string const& dir, MembershipPair const& p)
+    {
+        rearm(st);
+        if (st.getIndex(":dir") > 0)
+            st.bind(":dir", dir);
+        st.bind(":user", p.user_id);
+        st.bind(":group", p.group_id);
+        st.exec();
+    }
+
+    // The same comparison for one owner's memberships: ids listed and not mirrored are added,
+    // mirrored and passed over removed. Returns the new `lo`.
+    std::string compare_members(std::string const& dir, MembershipSource strategy,
+                                std::string const& owner, std::vector<std::string> ids,
+                                std::string const& lo, bool last)
+    {
+        bool const per_group = strategy == MembershipSource::per_group;
+        auto pair = [&](std::string const& id) {
+            return per_group ? MembershipPair{id, owner} : MembershipPair{owner, id};
+        };
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        auto above = std::upper_bound(ids.begin(), ids.end(), lo);
+        for (auto it = ids.begin(); it != above; ++it) {
+            auto const p = pair(*it);
+            rearm(live_pair);
+            live_pair.bind(":user", p.user_id);
+            live_pair.bind(":group", p.group_id);
+            bool const mirrored = live_pair.executeStep();
+            live_pair.reset();
+            diff(mirrored ? diff_drop : diff_add, dir, p);
+        }
+        if (above == ids.end() && !last)
+            return lo;
+        auto& sql = per_group ? members_of_group : groups_of_user;
+        auto& q = last ? sql.tail : sql.range;
+        rearm(q);
+        q.bind(":owner", owner);
+        q.bind(":lo", lo);
+        if (!last)
+            q.bind(":hi", ids.back());
+        auto next = above;
+        while (q.executeStep()) {
+            std::string const id = q.getColumn(0).getString();
+            for (; next != ids.end() && *next < id; ++next)
+                diff(diff_add, dir, pair(*next));
+            if (next != ids.end() && *next == id)
+                ++next;
+            else
+                diff(diff_delete, dir, pair(id));
+        }
+        q.reset();
+        for (; next != ids.end(); ++next)
+            diff(diff_add, dir, pair(*next));
+        return ids.empty() ? lo : std::max(lo, ids.back());
     }
 };
 
@@ -113,127 +282,216 @@ MirrorStore::~MirrorStore() = default;
 
 std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory_id)
 {
-    SQLite::Statement q(db_, "SELECT started_at, started_at_us, phase, owner, cursor, strategy "
-                             "FROM staging_runs WHERE directory_id = :dir");
+    SQLite::Statement q(db_, "SELECT r.run_id, r.started_at, r.started_at_us, r.phase, r.cursor, "
+                             "r.strategy, r.listed_groups, r.listed_users FROM staging.runs r "
+                             "JOIN full_sync_runs m ON m.directory_id = r.directory_id AND "
+                             "m.run_id = r.run_id WHERE r.directory_id = :dir");
     q.bind(":dir", directory_id);
-    if (!q.executeStep())
+    if (!q.executeStep()) {
+        q.reset();
+        SQLite::Statement any(db_, "SELECT (SELECT COUNT(*) FROM staging.runs WHERE directory_id "
+                                   "= :dir) + (SELECT COUNT(*) FROM full_sync_runs WHERE "
+                                   "directory_id = :dir)");
+        any.bind(":dir", directory_id);
+        any.executeStep();
+        if (any.getColumn(0).getInt() > 0) // half-made (a crash between the two files) or stale
+            discard_staging(directory_id);
         return std::nullopt;
-    auto opt = [&q](int i) { return optional_text(q, i); };
+    }
     StagingRun run;
-    run.started_at = {q.getColumn(0).getString(), q.getColumn(1).getInt64()};
-    run.progress.phase = phase_from(q.getColumn(2).getString());
-    run.progress.owner = opt(3);
-    run.progress.cursor = opt(4);
-    run.strategy = opt(5);
+    run.run_id = q.getColumn(0).getString();
+    run.started_at = {q.getColumn(1).getString(), q.getColumn(2).getInt64()};
+    run.progress = {phase_from(q.getColumn(3).getString()), optional_text(q, 4)};
+    run.strategy = optional_text(q, 5);
+    run.listed_groups = q.getColumn(6).getInt64();
+    run.listed_users = q.getColumn(7).getInt64();
     return run;
 }
 
 void MirrorStore::begin_staging(std::string const& directory_id, Timestamp const& started_at)
 {
+    auto const run_id = new_run_id();
     sql::WriteTransaction tx(db_);
     clear_staging(db_, directory_id);
-    SQLite::Statement ins(db_, "INSERT INTO staging_runs (directory_id, started_at, started_at_us, "
-                               "phase, start_seq) VALUES (:dir, :at, :us, 'groups', "
-                               "(SELECT COALESCE(MAX(seq), 0) FROM changes))");
-    ins.bind(":dir", directory_id);
-    ins.bind(":at", started_at.text);
-    ins.bind(":us", started_at.micros);
-    ins.exec();
+    for (char const* insert :
+         {"INSERT INTO full_sync_runs (directory_id, run_id, started_at) VALUES (:dir, :run, :at)",
+          "INSERT INTO staging.runs (directory_id, run_id, started_at, started_at_us, phase) "
+          "VALUES (:dir, :run, :at, :us, 'groups')"}) {
+        SQLite::Statement ins(db_, insert);
+        ins.bind(":dir", directory_id);
+        ins.bind(":run", run_id);
+        ins.bind(":at", started_at.text);
+        if (ins.getIndex(":us") > 0)
+            ins.bind(":us", started_at.micros);
+        ins.exec();
+    }
     tx.commit();
 }
 
-void MirrorStore::set_progress(std::string const& directory_id, Progress const& next,
-                               std::optional<std::string> const& strategy)
+void MirrorStore::discard_staging(std::string const& directory_id)
 {
-    auto& st = st_->save_progress;
-    rearm(st);
-    st.bind(":dir", directory_id);
-    st.bind(":phase", phase_name(next.phase));
-    bind_opt(st, ":owner", next.owner);
-    bind_opt(st, ":cursor", next.cursor);
-    bind_opt(st, ":strategy", strategy);
-    if (st.exec() != 1)
-        throw std::logic_error("set_progress: no staging run for directory " + directory_id);
+    sql::WriteTransaction tx(db_);
+    clear_staging(db_, directory_id);
+    tx.commit();
 }
+
+namespace {
+
+std::string listing_position(SQLite::Database& db, std::string const& directory_id)
+{
+    SQLite::Statement q(db, "SELECT COALESCE(high_id, '') FROM staging.runs WHERE "
+                            "directory_id = :dir");
+    q.bind(":dir", directory_id);
+    if (!q.executeStep())
+        throw std::logic_error("no staging run for directory " + directory_id);
+    return q.getColumn(0).getString();
+}
+
+} // namespace
 
 void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group const> groups,
                                std::span<std::string const> kept_ids, Progress const& next)
 {
     sql::WriteTransaction tx(db_);
-    stage_rows(st_->stage_group, directory_id, groups);
-    keep(st_->keep_group, directory_id, kept_ids);
-    set_progress(directory_id, next, std::nullopt);
+    auto const page = in_id_order(groups, kept_ids);
+    bool const last = next.phase != Phase::groups;
+    auto const high =
+        st_->compare(st_->groups, directory_id, page, listing_position(db_, directory_id), last);
+    auto& s = st_->save_listing;
+    rearm(s);
+    s.bind(":dir", directory_id);
+    s.bind(":phase", phase_name(next.phase));
+    bind_opt(s, ":cursor", next.cursor);
+    if (last)
+        s.bind(":high");
+    else
+        s.bind(":high", high);
+    s.bind(":groups", static_cast<std::int64_t>(page.size()));
+    s.bind(":users", std::int64_t{0});
+    s.exec();
     tx.commit();
 }
 
 void MirrorStore::stage_users(std::string const& directory_id, std::span<User const> users,
-                              std::span<std::string const> kept_ids,
-                              std::span<MembershipPair const> memberships, Progress const& next)
+                              std::span<std::string const> kept_ids, Embedded embedded,
+                              Progress const& next)
 {
     sql::WriteTransaction tx(db_);
-    stage_rows(st_->stage_user, directory_id, users);
-    keep(st_->keep_user, directory_id, kept_ids);
-    for (auto const& m : memberships) {
-        auto& sm = st_->stage_membership;
-        rearm(sm);
-        sm.bind(":user", m.user_id);
-        sm.bind(":group", m.group_id);
-        sm.bind(":dir", directory_id);
-        sm.exec();
-    }
-    set_progress(directory_id, next, std::nullopt);
+    auto const page = in_id_order(users, kept_ids);
+    bool const last = next.phase != Phase::users;
+    auto const high =
+        st_->compare(st_->users, directory_id, page, listing_position(db_, directory_id), last);
+    if (embedded == Embedded::stage)
+        for (auto const& u : users)
+            st_->compare_members(directory_id, MembershipSource::per_user, u.id,
+                                 u.embedded_group_ids, "", true);
+    auto& s = st_->save_listing;
+    rearm(s);
+    s.bind(":dir", directory_id);
+    s.bind(":phase", phase_name(next.phase));
+    bind_opt(s, ":cursor", next.cursor);
+    if (last)
+        s.bind(":high");
+    else
+        s.bind(":high", high);
+    s.bind(":groups", std::int64_t{0});
+    s.bind(":users", static_cast<std::int64_t>(page.size()));
+    s.exec();
     tx.commit();
 }
 
-void MirrorStore::stage_memberships(std::string const& directory_id,
-                                    std::span<MembershipPair const> memberships,
-                                    Progress const& next)
+void MirrorStore::begin_memberships(std::string const& directory_id, MembershipSource strategy)
 {
-    stage_users(directory_id, {}, {}, memberships, next);
+    bool const per_group = strategy == MembershipSource::per_group;
+    sql::WriteTransaction tx(db_);
+    Params const p{.dir = directory_id};
+    run(db_, "DELETE FROM staging.owners WHERE directory_id = :dir", p);
+    // every object the listing found: mirrored and not passed over, or new
+    run(db_,
+        fmt::format("INSERT INTO staging.owners (directory_id, id) SELECT :dir, id FROM {0} "
+                    "WHERE directory_id = :dir AND id NOT IN (SELECT id FROM "
+                    "staging.pending_deletes WHERE directory_id = :dir AND entity = '{1}') UNION "
+                    "SELECT :dir, id FROM staging.{2} WHERE directory_id = :dir",
+                    per_group ? "groups" : "users", per_group ? "group" : "user",
+                    per_group ? "staged_groups" : "staged_users"),
+        p);
+    SQLite::Statement phase(db_, "UPDATE staging.runs SET phase = 'memberships', cursor = NULL, "
+                                 "high_id = NULL, strategy = :strategy WHERE directory_id = :dir");
+    phase.bind(":dir", directory_id);
+    phase.bind(":strategy", to_string(strategy));
+    phase.exec();
+    tx.commit();
 }
 
-std::int64_t MirrorStore::staged_user_count(std::string const& directory_id)
+std::vector<Owner> MirrorStore::pending_owners(std::string const& directory_id,
+                                               std::optional<std::string> const& after, int limit)
 {
-    return count_where(db_, "staged_users", directory_id);
+    SQLite::Statement q(db_, "SELECT id, cursor FROM staging.owners WHERE directory_id = :dir AND "
+                             "done = 0 AND id > :after ORDER BY id LIMIT :limit");
+    q.bind(":dir", directory_id);
+    q.bind(":after", after.value_or(""));
+    q.bind(":limit", limit);
+    std::vector<Owner> out;
+    while (q.executeStep())
+        out.push_back({q.getColumn(0).getString(), optional_text(q, 1)});
+    return out;
 }
 
-std::int64_t MirrorStore::staged_group_count(std::string const& directory_id)
+void MirrorStore::stage_members(std::string const& directory_id, MembershipSource strategy,
+                                std::string const& owner, std::span<std::string const> member_ids,
+                                std::optional<std::string> const& next)
 {
-    return count_where(db_, "staged_groups", directory_id);
+    sql::WriteTransaction tx(db_);
+    auto& h = st_->owner_high;
+    rearm(h);
+    h.bind(":dir", directory_id);
+    h.bind(":owner", owner);
+    if (!h.executeStep())
+        throw std::logic_error("stage_members: " + owner + " is not an owner of " + directory_id);
+    std::string const lo = h.getColumn(0).isNull() ? "" : h.getColumn(0).getString();
+    h.reset();
+    auto const high = st_->compare_members(
+        directory_id, strategy, owner,
+        std::vector<std::string>(member_ids.begin(), member_ids.end()), lo, !next);
+    auto& s = st_->save_owner;
+    rearm(s);
+    s.bind(":dir", directory_id);
+    s.bind(":owner", owner);
+    bind_opt(s, ":cursor", next);
+    s.bind(":high", high);
+    s.bind(":done", next ? 0 : 1);
+    s.exec();
+    tx.commit();
 }
 
-std::vector<std::string> MirrorStore::staged_group_ids(std::string const& directory_id,
-                                                       std::optional<std::string> const& from,
-                                                       StartAt start, int limit)
+void MirrorStore::finish_memberships(std::string const& directory_id)
 {
-    return ids_from(db_, "staged_groups", directory_id, from, start, limit);
+    run(db_, "UPDATE staging.runs SET phase = 'done' WHERE directory_id = :dir",
+        {.dir = directory_id});
 }
 
-std::vector<std::string> MirrorStore::staged_user_ids(std::string const& directory_id,
-                                                      std::optional<std::string> const& from,
-                                                      StartAt start, int limit)
+std::pair<std::int64_t, std::int64_t> MirrorStore::owner_progress(std::string const& directory_id)
 {
-    return ids_from(db_, "staged_users", directory_id, from, start, limit);
+    SQLite::Statement q(db_, "SELECT COUNT(*), COALESCE(SUM(done), 0) FROM staging.owners WHERE "
+                             "directory_id = :dir");
+    q.bind(":dir", directory_id);
+    q.executeStep();
+    return {q.getColumn(0).getInt64(), q.getColumn(1).getInt64()};
 }
 
 MirrorStore::PendingDeletions MirrorStore::pending_deletions(std::string const& directory_id)
 {
-    PendingDeletions p;
-    auto gone = [&](EntityTable const& t) {
-        SQLite::Statement q(db_, fmt::format("SELECT COUNT(*) FROM {0} WHERE {0}.directory_id = "
-                                             ":dir AND NOT EXISTS (SELECT 1 FROM {1} s WHERE "
-                                             "s.id = {0}.id)",
-                                             t.live, t.staged));
-        q.bind(":dir", directory_id);
-        q.executeStep();
-        return q.getColumn(0).getInt64();
-    };
-    p.live_users = count_where(db_, "users", directory_id);
-    p.staged_users = count_where(db_, "staged_users", directory_id);
-    p.users = gone(users_table);
-    p.live_groups = count_where(db_, "groups", directory_id);
-    p.groups = gone(groups_table);
-    return p;
+    SQLite::Statement q(
+        db_, "SELECT (SELECT COUNT(*) FROM users WHERE directory_id = :dir), "
+             "(SELECT listed_users FROM staging.runs WHERE directory_id = :dir), "
+             "(SELECT COUNT(*) FROM staging.pending_deletes WHERE directory_id = :dir AND "
+             "entity = 'user'), (SELECT COUNT(*) FROM groups WHERE directory_id = :dir), "
+             "(SELECT COUNT(*) FROM staging.pending_deletes WHERE directory_id = :dir AND "
+             "entity = 'group')");
+    q.bind(":dir", directory_id);
+    q.executeStep();
+    return {q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
+            q.getColumn(3).getInt64(), q.getColumn(4).getInt64()};
 }
 
 } // namespace dirsync::store

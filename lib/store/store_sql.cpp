@@ -4,22 +4,22 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+
 namespace dirsync::store::sql {
 
 EntityTable const users_table{"users",
                               "staged_users",
                               "user",
                               {"id", "directory_id", "organization_id", "idp_id", "email",
-                               "first_name", "last_name", "state", "role", "custom_attributes",
-                               "raw_attributes", "created_at", "updated_at", "raw_json",
+                               "first_name", "last_name", "state", "role", "raw_json",
                                "updated_at_us"}};
 
-EntityTable const groups_table{"groups",
-                               "staged_groups",
-                               "group",
-                               {"id", "directory_id", "organization_id", "idp_id", "name",
-                                "raw_attributes", "created_at", "updated_at", "raw_json",
-                                "updated_at_us"}};
+EntityTable const groups_table{
+    "groups",
+    "staged_groups",
+    "group",
+    {"id", "directory_id", "organization_id", "idp_id", "name", "raw_json", "updated_at_us"}};
 
 void bind_named(SQLite::Statement& st, Params const& p)
 {
@@ -34,8 +34,7 @@ void bind_named(SQLite::Statement& st, Params const& p)
     };
     text(":dir", p.dir);
     text(":now", p.now);
-    number(":start_seq", p.start_seq);
-    number(":merge_seq", p.merge_seq);
+    number(":since_seq", p.since_seq);
 }
 
 int run(SQLite::Database& db, std::string const& sql, Params const& params)
@@ -115,43 +114,54 @@ bool upsert_directory(SQLite::Database& db, Directory const& d, std::string cons
     return true;
 }
 
+namespace {
+
+// Binds `value` to the parameter `name` when the statement has it.
+template <class V>
+void bind_if_named(SQLite::Statement& st, char const* name, V const& value)
+{
+    if (st.getIndex(name) == 0)
+        return;
+    if constexpr (std::is_same_v<V, std::optional<std::string>>)
+        bind_opt(st, name, value);
+    else
+        st.bind(name, value);
+}
+
+} // namespace
+
 void bind_entity(SQLite::Statement& st, User const& u)
 {
-    st.bind(":id", u.id);
-    st.bind(":directory_id", u.directory_id);
-    bind_opt(st, ":organization_id", u.organization_id);
-    bind_opt(st, ":idp_id", u.idp_id);
-    bind_opt(st, ":email", u.email);
-    bind_opt(st, ":first_name", u.first_name);
-    bind_opt(st, ":last_name", u.last_name);
-    st.bind(":state", u.state);
-    bind_opt(st, ":role", u.role);
-    bind_opt(st, ":custom_attributes", u.custom_attributes);
-    bind_opt(st, ":raw_attributes", u.raw_attributes);
-    st.bind(":created_at", u.created_at.text);
-    st.bind(":updated_at", u.updated_at.text);
-    st.bind(":raw_json", u.raw_json);
-    st.bind(":updated_at_us", u.updated_at.micros);
+    bind_if_named(st, ":id", u.id);
+    bind_if_named(st, ":directory_id", u.directory_id);
+    bind_if_named(st, ":organization_id", u.organization_id);
+    bind_if_named(st, ":idp_id", u.idp_id);
+    bind_if_named(st, ":email", u.email);
+    bind_if_named(st, ":first_name", u.first_name);
+    bind_if_named(st, ":last_name", u.last_name);
+    bind_if_named(st, ":state", u.state);
+    bind_if_named(st, ":role", u.role);
+    bind_if_named(st, ":raw_json", u.raw_json);
+    bind_if_named(st, ":updated_at_us", u.updated_at.micros);
 }
 
 void bind_entity(SQLite::Statement& st, Group const& g)
 {
-    st.bind(":id", g.id);
-    st.bind(":directory_id", g.directory_id);
-    bind_opt(st, ":organization_id", g.organization_id);
-    bind_opt(st, ":idp_id", g.idp_id);
-    st.bind(":name", g.name);
-    bind_opt(st, ":raw_attributes", g.raw_attributes);
-    st.bind(":created_at", g.created_at.text);
-    st.bind(":updated_at", g.updated_at.text);
-    st.bind(":raw_json", g.raw_json);
-    st.bind(":updated_at_us", g.updated_at.micros);
+    bind_if_named(st, ":id", g.id);
+    bind_if_named(st, ":directory_id", g.directory_id);
+    bind_if_named(st, ":organization_id", g.organization_id);
+    bind_if_named(st, ":idp_id", g.idp_id);
+    bind_if_named(st, ":name", g.name);
+    bind_if_named(st, ":raw_json", g.raw_json);
+    bind_if_named(st, ":updated_at_us", g.updated_at.micros);
 }
 
 void clear_staging(SQLite::Database& db, std::string const& directory_id)
 {
     for (char const* table :
-         {"staged_memberships", "staged_users", "staged_groups", "staging_runs"})
+         {"staging.membership_diff", "staging.owners", "staging.pending_deletes",
+          "staging.staged_users", "staging.staged_groups", "staging.runs", "full_sync_runs",
+          "resync_touched"})
         run(db, fmt::format("DELETE FROM {} WHERE directory_id = :dir", table),
             {.dir = directory_id});
 }

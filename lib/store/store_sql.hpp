@@ -27,21 +27,22 @@ public:
 };
 
 // A live table replaced row by row, and its staging twin. SQL is generated from these lists
-// (identifiers only; every value is bound).
+// (identifiers only; every value is bound). The columns are the stored ones: the others are
+// computed from raw_json (schema/004_compact_rows.sql).
 struct EntityTable {
     char const* live;
     char const* staged;
-    char const* entity; // value of changes.entity
-    std::vector<char const*> columns;
+    char const* entity;               // value of changes.entity
+    std::vector<char const*> columns; // stored in the live table and in its staging twin
 };
 extern EntityTable const users_table;
 extern EntityTable const groups_table;
 
 // The named values a statement may use; bind_named binds those the statement has.
 struct Params {
-    std::optional<std::string> dir{}; // :dir
-    std::optional<std::string> now{}; // :now
-    std::optional<std::int64_t> start_seq{}, merge_seq{};
+    std::optional<std::string> dir{};        // :dir
+    std::optional<std::string> now{};        // :now
+    std::optional<std::int64_t> since_seq{}; // :since_seq
 };
 void bind_named(SQLite::Statement& st, Params const& params);
 // Prepares `sql`, binds `params`, runs it; returns the number of changed rows.
@@ -70,7 +71,7 @@ private:
 // Returns true when the row changed.
 bool upsert_directory(SQLite::Database& db, Directory const& d, std::string const& now);
 
-// Binds a user's or group's columns (":id", ":directory_id", ...) to `st`.
+// Binds those of a user's or group's columns (":id", ":directory_id", ...) that `st` names.
 void bind_entity(SQLite::Statement& st, User const& u);
 void bind_entity(SQLite::Statement& st, Group const& g);
 
@@ -79,6 +80,7 @@ void bind_entity(SQLite::Statement& st, Group const& g);
 bool delete_directory_rows(SQLite::Database& db, std::string const& directory_id,
                            std::string const& now);
 
+// Drops the directory's full sync in progress: its staging and its run.
 void clear_staging(SQLite::Database& db, std::string const& directory_id);
 
 } // namespace dirsync::store::sql

@@ -49,7 +49,7 @@ std::vector<MirrorStore::DirectoryStatus> MirrorStore::directory_status()
              "(SELECT COUNT(*) FROM groups g WHERE g.directory_id = ids.id), "
              "(SELECT COUNT(*) FROM memberships m WHERE m.directory_id = ids.id), "
              "s.full_sync_finished_at, s.membership_strategy, s.last_error, s.last_error_at, "
-             "EXISTS (SELECT 1 FROM staging_runs r WHERE r.directory_id = ids.id) "
+             "EXISTS (SELECT 1 FROM full_sync_runs r WHERE r.directory_id = ids.id) "
              "FROM ids LEFT JOIN directories d ON d.id = ids.id "
              "LEFT JOIN sync_state s ON s.directory_id = ids.id ORDER BY ids.id");
     auto opt = [&q](int i) { return optional_text(q, i); };

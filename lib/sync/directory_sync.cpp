@@ -3,6 +3,11 @@
 #include "sync/listing.hpp"
 #include "sync/membership_plan.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -11,7 +16,6 @@
 
 namespace dirsync::sync {
 namespace asio = boost::asio;
-using store::MembershipPair;
 using store::Phase;
 using store::Progress;
 
@@ -23,7 +27,25 @@ template <class T>
 using PageFetch = std::function<asio::awaitable<Page<T>>(std::optional<std::string>)>;
 
 enum class Report { when_due, now };
-enum class EmbeddedGroups { ignore, stage }; // the deprecated `groups` array of user objects
+
+// How many owners of one directory have their memberships listed at once: enough to keep the
+// per-directory pace (per_group) or a share of the global one (per_user) busy through the
+// latency of each request.
+constexpr std::size_t walks_per_group_directory = 4;
+constexpr std::size_t walks_per_user_directory = 8;
+
+std::string const* directory_of(User const& u)
+{
+    return &u.directory_id;
+}
+std::string const* directory_of(Group const& g)
+{
+    return &g.directory_id;
+}
+std::string const* directory_of(MemberRef const& m)
+{
+    return m.directory_id ? &*m.directory_id : nullptr;
+}
 
 // The state of one directory's sync: counters, progress reporting, and the checks every page of
 // its listings goes through.
@@ -61,11 +83,12 @@ public:
     void drop_foreign(std::string const& what, std::vector<T>& items)
     {
         auto const foreign = std::remove_if(items.begin(), items.end(), [&](T const& item) {
-            if (item.directory_id == dir.id)
+            auto const* of = directory_of(item);
+            if (of == nullptr || *of == dir.id)
                 return false;
             if (++rejected <= 20)
                 svc.log.warn("directory {}: {}: ignoring {} of directory {}", dir.id, what, item.id,
-                             item.directory_id);
+                             *of);
             return true;
         });
         items.erase(foreign, items.end());
@@ -111,7 +134,7 @@ public:
             return;
         last_report = now;
         double const secs = std::chrono::duration<double>(now - started).count();
-        svc.log.info("directory {}: {} phase, {} groups, {} users, {} memberships staged; {} "
+        svc.log.info("directory {}: {} phase, {} groups, {} users, {} memberships listed; {} "
                      "requests in {:.1f} s ({:.1f} req/s)",
                      dir.id, phase, groups, users, memberships, requests, secs,
                      secs > 0 ? static_cast<double>(requests) / secs : 0.0);
@@ -143,16 +166,15 @@ asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
     auto store_page = [&run, &dir_id, &what](Page<Group> const& page, auto const& kept,
                                              auto const& next) {
         run.check_object_cap(what, page.items.size() + kept.size());
-        Progress p = next ? Progress{Phase::groups, std::nullopt, next}
-                          : Progress{Phase::users, std::nullopt, std::nullopt};
-        run.svc.store.stage_groups(dir_id, page.items, kept, p);
+        run.svc.store.stage_groups(dir_id, page.items, kept,
+                                   next ? Progress{Phase::groups, next} : Progress{Phase::users});
         run.groups += static_cast<std::int64_t>(page.items.size() + kept.size());
     };
     co_await run.walk<Group>(what, std::move(fetch), std::move(cursor), store_page);
 }
 
 asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
-                                  EmbeddedGroups embedded)
+                                  store::MirrorStore::Embedded embedded)
 {
     run.phase = "users";
     auto& api = run.svc.api;
@@ -164,77 +186,107 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
     auto store_page = [&run, &dir_id, &what, embedded](Page<User> const& page, auto const& kept,
                                                        auto const& next) {
         run.check_object_cap(what, page.items.size() + kept.size());
-        std::vector<MembershipPair> pairs;
-        if (embedded == EmbeddedGroups::stage)
-            for (auto const& u : page.items)
-                for (auto const& g : u.embedded_group_ids)
-                    pairs.push_back({u.id, g});
-        Progress p = next ? Progress{Phase::users, std::nullopt, next}
-                          : Progress{Phase::memberships, std::nullopt, std::nullopt};
-        run.svc.store.stage_users(dir_id, page.items, kept, pairs, p);
+        run.svc.store.stage_users(dir_id, page.items, kept, embedded,
+                                  next ? Progress{Phase::users, next}
+                                       : Progress{Phase::memberships});
         run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
-        run.memberships += static_cast<std::int64_t>(pairs.size());
+        if (embedded == store::MirrorStore::Embedded::stage)
+            for (auto const& u : page.items)
+                run.memberships += static_cast<std::int64_t>(u.embedded_group_ids.size());
     };
     co_await run.walk<User>(what, std::move(fetch), std::move(cursor), store_page);
 }
 
-// Lists the members of every staged group (or the groups of every staged user), resuming at
-// `progress`: owner set and cursor set = that owner is half done; owner set and no cursor = that
-// owner is done.
-asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, Progress progress)
+// The owners whose memberships are still to be listed, handed out in id order to the walks of
+// one directory (one io_context thread: no lock).
+class OwnerQueue {
+public:
+    OwnerQueue(store::MirrorStore& store, std::string directory_id)
+        : store_(store)
+        , directory_id_(std::move(directory_id))
+    {
+    }
+    std::optional<store::Owner> next()
+    {
+        if (buffer_.empty()) {
+            buffer_ = store_.pending_owners(directory_id_, last_, 256);
+            std::reverse(buffer_.begin(), buffer_.end());
+        }
+        if (buffer_.empty())
+            return std::nullopt;
+        auto owner = std::move(buffer_.back());
+        buffer_.pop_back();
+        last_ = owner.id;
+        return owner;
+    }
+
+private:
+    store::MirrorStore& store_;
+    std::string directory_id_;
+    std::optional<std::string> last_;
+    std::vector<store::Owner> buffer_;
+};
+
+// Lists the memberships of one owner from its stored position on.
+asio::awaitable<void> list_owner(Run& run, MembershipSource strategy, store::Owner owner)
 {
-    run.phase = "memberships";
     auto& api = run.svc.api;
-    auto& st = run.svc.store;
     auto const dir_id = run.dir.id;
     bool const per_group = strategy == MembershipSource::per_group;
-    std::optional<std::string> from = progress.owner;
-    // resume a half-listed owner at itself, a finished one after it
-    auto start =
-        progress.owner && progress.cursor ? store::StartAt::at_id : store::StartAt::after_id;
-    std::optional<std::string> cursor = progress.cursor;
+    std::string what =
+        (per_group ? "GET /directory_users?group=" : "GET /directory_groups?user=") + owner.id;
+    PageFetch<MemberRef> fetch = [&api, per_group, dir_id,
+                                  id = owner.id](std::optional<std::string> after) {
+        return per_group ? api.list_group_members(id, dir_id, std::move(after))
+                         : api.list_user_groups(id, std::move(after));
+    };
+    auto store_page = [&run, &dir_id, &owner, strategy](Page<MemberRef> const& page,
+                                                        auto const& kept, auto const& next) {
+        std::vector<std::string> ids(kept.begin(), kept.end());
+        for (auto const& m : page.items)
+            ids.push_back(m.id);
+        run.svc.store.stage_members(dir_id, strategy, owner.id, ids, next);
+        run.memberships += static_cast<std::int64_t>(ids.size());
+    };
+    co_await run.walk<MemberRef>(std::move(what), std::move(fetch), owner.cursor, store_page);
+}
 
-    for (;;) {
-        auto const owners = per_group ? st.staged_group_ids(dir_id, from, start, 500)
-                                      : st.staged_user_ids(dir_id, from, start, 500);
-        if (owners.empty())
-            break;
-        for (auto const& owner : owners) {
-            auto store_page = [&run, &st, &dir_id, &owner,
-                               per_group](auto const& page, auto const& kept, auto const& next) {
-                std::vector<MembershipPair> pairs;
-                for (auto const& item : page.items)
-                    pairs.push_back(per_group ? MembershipPair{item.id, owner}
-                                              : MembershipPair{owner, item.id});
-                for (auto const& id : kept)
-                    pairs.push_back(per_group ? MembershipPair{id, owner}
-                                              : MembershipPair{owner, id});
-                st.stage_memberships(dir_id, pairs, Progress{Phase::memberships, owner, next});
-                run.memberships += static_cast<std::int64_t>(pairs.size());
-            };
-            if (per_group) {
-                std::string what = "GET /directory_users?group=" + owner;
-                PageFetch<User> fetch = [&api, owner, dir_id](std::optional<std::string> after) {
-                    return api.list_users(api::UserFilter::group, owner, dir_id, std::move(after));
-                };
-                co_await run.walk<User>(std::move(what), std::move(fetch), cursor, store_page);
-            } else {
-                std::string what = "GET /directory_groups?user=" + owner;
-                PageFetch<Group> fetch = [&api, owner](std::optional<std::string> after) {
-                    return api.list_groups(api::GroupFilter::user, owner, std::move(after));
-                };
-                co_await run.walk<Group>(std::move(what), std::move(fetch), cursor, store_page);
-            }
-            cursor.reset();
-        }
-        from = owners.back();
-        start = store::StartAt::after_id;
-    }
-    st.set_progress(dir_id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
+asio::awaitable<void> owner_walks(Run& run, MembershipSource strategy, OwnerQueue& queue)
+{
+    while (auto owner = queue.next())
+        co_await list_owner(run, strategy, std::move(*owner));
+}
+
+// Lists the memberships of every group (or of every user) the listings found, several at once;
+// each owner resumes from its own last stored page.
+asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, bool resumed)
+{
+    run.phase = "memberships";
+    auto& st = run.svc.store;
+    auto const& dir_id = run.dir.id;
+    if (!resumed)
+        st.begin_memberships(dir_id, strategy);
+    OwnerQueue queue(st, dir_id);
+    auto const n = strategy == MembershipSource::per_group ? walks_per_group_directory
+                                                           : walks_per_user_directory;
+    auto ex = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
+    std::vector<Op> walks;
+    for (std::size_t i = 0; i < n; ++i)
+        walks.push_back(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
+    auto [order, errors] =
+        co_await asio::experimental::make_parallel_group(std::move(walks))
+            .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+    // the walk that failed first says why; the others were cancelled because of it
+    for (auto i : order)
+        if (errors[i])
+            std::rethrow_exception(errors[i]);
+    st.finish_memberships(dir_id);
 }
 
 // Holds back a merge that would delete too much (a broken or half-configured IdP connection
-// looks just like everyone leaving): throws HeldSync, keeping the staging for a later run.
+// looks just like everyone leaving): records why, drops the staging (the next run lists the
+// directory again) and throws HeldSync.
 void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
                      Directory const& directory)
 {
@@ -242,7 +294,7 @@ void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
     auto const p = svc.store.pending_deletions(id);
     double const limit = options.max_delete_fraction;
     std::string reason;
-    if (p.live_users > 0 && p.staged_users == 0)
+    if (p.live_users > 0 && p.listed_users == 0)
         reason = fmt::format("the listing returned no users, and the mirror has {}", p.live_users);
     else if (p.live_users > 0 &&
              static_cast<double>(p.users) > limit * static_cast<double>(p.live_users))
@@ -265,28 +317,26 @@ void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
                     "--allow-deletions {} (or raise max_delete_fraction and send SIGHUP)",
                     reason, id);
     svc.log.critical("directory {}: {}", id, message);
+    svc.store.discard_staging(id);
     svc.store.record_hold(id, message, now_text());
     throw HeldSync(fmt::format("directory {}: {}", id, message));
 }
 
 // The membership strategy of this sync: the one a resumed staging chose, the configured one, or
-// the `auto` estimate from what was staged and the pace the API client keeps.
+// the `auto` estimate from what was listed and the pace the API client keeps.
 MembershipSource choose_strategy(Run& run, std::optional<MembershipSource> chosen,
                                  Concurrency concurrency)
 {
     if (chosen)
         return *chosen;
-    auto& st = run.svc.store;
     auto const& id = run.dir.id;
     auto const& limits = run.svc.api.rate_limits();
-    auto const users = st.staged_user_count(id);
-    auto const groups = st.staged_group_count(id);
     auto const plan = choose_membership_strategy(
-        {users, groups, limits.directory_users_per_second,
+        {run.users, run.groups, limits.directory_users_per_second,
          limits.global_per_second / std::max(1, concurrency.directories)});
     run.svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
                      "estimated per_group {:.0f} s, per_user {:.0f} s)",
-                     id, to_string(plan.strategy), users, groups, plan.per_group_seconds,
+                     id, to_string(plan.strategy), run.users, run.groups, plan.per_group_seconds,
                      plan.per_user_seconds);
     return plan.strategy;
 }
@@ -325,9 +375,9 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
         result.resumed = true;
         svc.log.info("directory {}: resuming the full sync started at {} ({} phase)", id,
                      staging->started_at.text, store::phase_name(staging->progress.phase));
-        // the object cap and the progress log count what is staged already
-        run.groups = st.staged_group_count(id);
-        run.users = st.staged_user_count(id);
+        // the object cap and the progress log count what is listed already
+        run.groups = staging->listed_groups;
+        run.users = staging->listed_users;
     } else {
         st.begin_staging(id, now);
         staging = st.load_staging(id);
@@ -343,21 +393,22 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
 
     if (progress.phase == Phase::groups) {
         co_await stage_groups(run, progress.cursor);
-        progress = {Phase::users, std::nullopt, std::nullopt};
+        progress = {Phase::users};
     }
     if (progress.phase == Phase::users) {
         co_await stage_users(run, progress.cursor,
-                             strategy == MembershipSource::embedded ? EmbeddedGroups::stage
-                                                                    : EmbeddedGroups::ignore);
-        progress = {Phase::memberships, std::nullopt, std::nullopt};
+                             strategy == MembershipSource::embedded
+                                 ? store::MirrorStore::Embedded::stage
+                                 : store::MirrorStore::Embedded::ignore);
+        progress = {Phase::memberships};
     }
     result.strategy = choose_strategy(run, strategy, concurrency);
     if (progress.phase == Phase::memberships) {
-        st.set_progress(id, progress, std::string(to_string(result.strategy)));
-        if (result.strategy == MembershipSource::embedded)
-            st.set_progress(id, Progress{Phase::done, std::nullopt, std::nullopt}, std::nullopt);
+        if (result.strategy == MembershipSource::embedded) // staged with the users
+            st.finish_memberships(id);
         else
-            co_await stage_memberships(run, result.strategy, progress);
+            co_await stage_memberships(run, result.strategy,
+                                       result.resumed && staging->strategy.has_value());
     }
 
     check_deletions(svc, options, directory);

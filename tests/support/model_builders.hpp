@@ -1,4 +1,5 @@
-// Small builders of model objects for store and sync tests.
+// Small builders of model objects for store and sync tests. Their raw_json carries the fields,
+// as the API's does: the mirror computes its columns from it.
 #pragma once
 
 #include "model/model.hpp"
@@ -40,7 +41,11 @@ inline dirsync::User user(std::string id, std::string dir, std::string first = "
     u.state = "active";
     u.created_at = at(0);
     u.updated_at = at(version);
-    u.raw_json = fmt::format(R"({{"id":"{}","first_name":"{}","v":{}}})", u.id, first, version);
+    u.raw_json = fmt::format(R"({{"id":"{}","directory_id":"{}","organization_id":"{}",)"
+                             R"("email":"{}","first_name":"{}","state":"{}","created_at":"{}",)"
+                             R"("updated_at":"{}"}})",
+                             u.id, u.directory_id, *u.organization_id, *u.email, first, u.state,
+                             u.created_at.text, u.updated_at.text);
     return u;
 }
 
@@ -53,7 +58,9 @@ inline dirsync::Group group(std::string id, std::string dir, std::string name = 
     g.name = name;
     g.created_at = at(0);
     g.updated_at = at(version);
-    g.raw_json = fmt::format(R"({{"id":"{}","name":"{}","v":{}}})", g.id, name, version);
+    g.raw_json = fmt::format(R"({{"id":"{}","directory_id":"{}","name":"{}","created_at":"{}",)"
+                             R"("updated_at":"{}"}})",
+                             g.id, g.directory_id, name, g.created_at.text, g.updated_at.text);
     return g;
 }
 

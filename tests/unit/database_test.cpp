@@ -165,3 +165,65 @@ TEST(Database, AWriteWaitsForAnotherProcesssLockReportsItAndGivesUpAtTheBusyTime
                              "op) VALUES ('t', 'd', 'user', 'u', 'upsert')"));
     release.join();
 }
+
+TEST(Database, AnUpgradeFromSchemaThreeKeepsEveryRowAndReturnsTheStagingSpace)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    {
+        // a mirror as dirsyncd 0.1 left it: schema 3, rows in every table, staging inside
+        SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        old.exec("PRAGMA journal_mode = WAL");
+        for (char const* name : {"001_initial.sql", "002_events.sql", "003_held_deletions.sql"}) {
+            std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/schema/" + name);
+            std::string sql((std::istreambuf_iterator<char>(in)), {});
+            old.exec(sql);
+        }
+        old.exec("PRAGMA user_version = 3");
+        old.exec(R"(INSERT INTO users (id, directory_id, organization_id, idp_id, email,
+            first_name, last_name, state, role, custom_attributes, raw_attributes, created_at,
+            updated_at, raw_json, updated_at_us) VALUES ('u1', 'd1', 'o1', 'i1', 'a@b', 'Ana',
+            'Ruiz', 'active', 'admin', '{"dept":"x"}', '{"k":1}', '2026-01-01T00:00:00Z',
+            '2026-01-02T00:00:00Z', '{"id":"u1","custom_attributes":{"dept":"x"},"raw_attributes":
+            {"k":1},"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z"}', 7))");
+        old.exec(R"(INSERT INTO groups (id, directory_id, organization_id, idp_id, name,
+            raw_attributes, created_at, updated_at, raw_json, updated_at_us) VALUES ('g1', 'd1',
+            'o1', 'ig', 'SRE', NULL, 't0', 't1', '{"id":"g1","created_at":"t0","updated_at":"t1"}',
+            1))");
+        old.exec("INSERT INTO memberships VALUES ('u1', 'g1', 'd1')");
+        // what a big staging run left behind
+        old.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) "
+                 "INSERT INTO staged_users (id, directory_id, raw_json) SELECT 'x' || i, 'd1', "
+                 "printf('%.2000c', 'x') FROM n");
+    }
+    auto db = open_database(path);
+    EXPECT_EQ(db->execAndGet("PRAGMA user_version").getInt(), latest_schema_version());
+    EXPECT_EQ(db->execAndGet("SELECT first_name || ' ' || last_name || ' ' || state || ' ' || "
+                             "role || ' ' || email || ' ' || custom_attributes || ' ' || "
+                             "raw_attributes || ' ' || updated_at FROM users")
+                  .getString(),
+              R"(Ana Ruiz active admin a@b {"dept":"x"} {"k":1} 2026-01-02T00:00:00Z)");
+    EXPECT_EQ(db->execAndGet("SELECT name || created_at FROM groups").getString(), "SREt0");
+    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) FROM memberships").getInt(), 1);
+    EXPECT_FALSE(db->tableExists("staged_users"));
+    EXPECT_EQ(db->execAndGet("PRAGMA freelist_count").getInt(), 0) << "compacted once";
+    EXPECT_EQ(db->execAndGet("PRAGMA auto_vacuum").getInt(), 2) << "incremental from now on";
+    EXPECT_EQ(db->execAndGet("PRAGMA page_size").getInt(), 16384);
+    EXPECT_EQ(db->execAndGet("PRAGMA journal_mode").getString(), "wal");
+    EXPECT_EQ(db->execAndGet("PRAGMA integrity_check").getString(), "ok");
+    ASSERT_EQ(db->notes.size(), 1u);
+    EXPECT_NE(db->notes[0].find("compacted once"), std::string::npos);
+}
+
+TEST(Database, ANewMirrorHasLargePagesAndIncrementalVacuumAndAPrivateStagingFile)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    auto db = open_database(path);
+    EXPECT_EQ(db->execAndGet("PRAGMA page_size").getInt(), 16384);
+    EXPECT_EQ(db->execAndGet("PRAGMA auto_vacuum").getInt(), 2);
+    struct stat st {};
+    ASSERT_EQ(::stat((path + ".staging").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << "readers never need the staging file";
+    EXPECT_EQ(db->execAndGet("PRAGMA staging.journal_mode").getString(), "wal");
+}

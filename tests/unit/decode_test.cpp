@@ -249,3 +249,46 @@ TEST(DecodeErrorBody, BareStringAndHtmlAndGarbage)
     EXPECT_EQ(parse_error_body("").message, "");
     EXPECT_FALSE(parse_error_body("{\"message\":5}").code);
 }
+
+TEST(DecodeMemberPage, IdsAndDirectoriesOnlyWithTheCursor)
+{
+    auto const page = dirsync::decode::parse_member_page(
+        R"({"object":"list","data":[
+              {"object":"directory_user","id":"directory_user_1","directory_id":"directory_1",
+               "emails":[{"value":"a@b"}],"role":{"slug":"x"},"custom_attributes":{"id":"no"}},
+              {"id":"directory_user_\u0032","name":{"id":"nested ids are not the record's"}}],
+            "list_metadata":{"before":null,"after":"directory_user_2"}})");
+    ASSERT_TRUE(page) << page.error().message();
+    ASSERT_EQ(page->items.size(), 2u);
+    EXPECT_EQ(page->items[0].id, "directory_user_1");
+    EXPECT_EQ(page->items[0].directory_id, "directory_1");
+    EXPECT_EQ(page->items[1].id, "directory_user_2") << "escapes are decoded";
+    EXPECT_FALSE(page->items[1].directory_id);
+    EXPECT_EQ(page->after, "directory_user_2");
+    EXPECT_TRUE(page->rejected.empty());
+}
+
+TEST(DecodeMemberPage, RecordsWithoutIdsAreRejectedInPlaceAndBadDocumentsAsAWhole)
+{
+    using dirsync::decode::parse_member_page;
+    auto const page = parse_member_page(
+        R"({"data":[{"name":"x"},"text",{"id":7},{"id":"g1"}],"listMetadata":{"after":null}})");
+    ASSERT_TRUE(page) << page.error().message();
+    ASSERT_EQ(page->items.size(), 1u);
+    EXPECT_EQ(page->items[0].id, "g1");
+    ASSERT_EQ(page->rejected.size(), 3u);
+    EXPECT_EQ(page->rejected[1].path, "$.data[1]");
+    EXPECT_FALSE(page->rejected[0].id);
+    EXPECT_FALSE(page->after) << "legacy listMetadata is read";
+
+    EXPECT_EQ(parse_member_page("[]").error().path, "$");
+    EXPECT_EQ(parse_member_page(R"({"data":{},"list_metadata":{}})").error().path, "$.data");
+    EXPECT_EQ(parse_member_page(R"({"data":[]})").error().path, "$.list_metadata");
+    EXPECT_EQ(parse_member_page(R"({"data":[],"list_metadata":{"after":3}})").error().path,
+              "$.list_metadata.after");
+    EXPECT_EQ(parse_member_page(R"({"data":[{"id":"x"})").error().path, "$") << "truncated JSON";
+    auto const long_cursor =
+        R"({"data":[],"list_metadata":{"after":")" + std::string(300, 'c') + R"("}})";
+    EXPECT_NE(parse_member_page(long_cursor).error().reason.find("over the cap"),
+              std::string::npos);
+}

@@ -126,7 +126,7 @@ TEST_F(DirectorySyncTest, InterruptedSyncResumesFromTheLastStoredPage)
         db->execAndGet("SELECT COUNT(*) FROM users").getInt(),
         0 + static_cast<int>(
                 db->execAndGet("SELECT COALESCE(SUM(user_count), 0) FROM sync_state").getInt()));
-    EXPECT_GT(db->execAndGet("SELECT COUNT(*) FROM staging_runs").getInt(), 0);
+    EXPECT_GT(db->execAndGet("SELECT COUNT(*) FROM staging.runs").getInt(), 0);
     EXPECT_NE(db->execAndGet("SELECT last_error FROM sync_state WHERE last_error IS NOT NULL "
                              "LIMIT 1")
                   .getString()

@@ -27,12 +27,19 @@ protected:
     void SetUp() override
     {
         // a mirrored directory with u1 in g1
-        mirror.begin_staging(dir, at(1));
-        mirror.stage_groups(dir, std::vector<Group>{test::group("g1", dir)}, {},
-                            {Phase::users, {}, {}});
-        mirror.stage_users(dir, std::vector<User>{test::user("u1", dir)}, {},
-                           std::vector<MembershipPair>{{"u1", "g1"}}, {Phase::done, {}, {}});
+        stage_snapshot(at(1));
         mirror.merge_directory(test::directory(dir), {"per_group", 1}, now);
+    }
+
+    // A listing of the directory that sees u1 in g1 and nothing else.
+    void stage_snapshot(Timestamp const& started)
+    {
+        mirror.begin_staging(dir, started);
+        mirror.stage_groups(dir, std::vector<Group>{test::group("g1", dir)}, {}, {Phase::users});
+        auto u1 = test::user("u1", dir);
+        u1.embedded_group_ids = {"g1"};
+        mirror.stage_users(dir, std::vector<User>{u1}, {}, MirrorStore::Embedded::stage,
+                           {Phase::done});
     }
 
     Event event(std::string type, EventPayload payload, std::string directory = "")
@@ -188,15 +195,15 @@ TEST_F(EventStoreTest, EventsOfADirectoryInItsFirstSyncGoToStaging)
 {
     auto const fresh = std::string("directory_2");
     mirror.begin_staging(fresh, at(1));
-    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {}, {},
-                       {Phase::users, {}, "c"});
+    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {},
+                       MirrorStore::Embedded::ignore, {Phase::users, "c"});
     apply({event("dsync.user.updated", test::user("v1", fresh, "New", 2), fresh),
            event("dsync.user.created", test::user("v2", fresh, "Later", 2), fresh)});
     EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE directory_id = 'directory_2'"), 0)
         << "nothing of the directory is visible before its merge";
     // a later page of the listing still carrying the old copy does not win
-    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {}, {},
-                       {Phase::done, {}, {}});
+    mirror.stage_users(fresh, std::vector<User>{test::user("v1", fresh, "Old", 1)}, {},
+                       MirrorStore::Embedded::ignore, {Phase::done});
     mirror.merge_directory(test::directory(fresh), {"per_group", 1}, now);
     EXPECT_EQ(one("SELECT first_name FROM users WHERE id = 'v1'"), "New");
     EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'v2'"), 1);
@@ -205,11 +212,7 @@ TEST_F(EventStoreTest, EventsOfADirectoryInItsFirstSyncGoToStaging)
 TEST_F(EventStoreTest, AFullSyncMergeLeavesAloneWhatEventsChangedDuringItsListing)
 {
     // the listing begins: it sees u1 (in g1) and nothing else
-    mirror.begin_staging(dir, at(40));
-    mirror.stage_groups(dir, std::vector<Group>{test::group("g1", dir)}, {},
-                        {Phase::users, {}, {}});
-    mirror.stage_users(dir, std::vector<User>{test::user("u1", dir)}, {},
-                       std::vector<MembershipPair>{{"u1", "g1"}}, {Phase::done, {}, {}});
+    stage_snapshot(at(40));
     // meanwhile events: a user is created and added, u1 leaves g1
     MembershipEvent added{dir, test::user("u2", dir, "New", 2), test::group("g1", dir)};
     MembershipEvent removed{dir, test::user("u1", dir), test::group("g1", dir)};

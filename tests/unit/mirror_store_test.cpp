@@ -12,9 +12,19 @@ using test::at;
 
 namespace {
 
-Progress done()
+// Stages the memberships of every group the listings found, from `members` (user, group).
+void stage_members_per_group(MirrorStore& store, std::string const& dir,
+                             std::vector<MembershipPair> const& members)
 {
-    return {Phase::done, std::nullopt, std::nullopt};
+    store.begin_memberships(dir, MembershipSource::per_group);
+    for (auto const& owner : store.pending_owners(dir, std::nullopt, 1000)) {
+        std::vector<std::string> ids;
+        for (auto const& m : members)
+            if (m.group_id == owner.id)
+                ids.push_back(m.user_id);
+        store.stage_members(dir, MembershipSource::per_group, owner.id, ids, std::nullopt);
+    }
+    store.finish_memberships(dir);
 }
 
 class MirrorStoreTest : public ::testing::Test {
@@ -29,9 +39,10 @@ protected:
                      std::vector<std::string> const& kept_users = {})
     {
         store.begin_staging(dir.id, at(50));
-        store.stage_groups(dir.id, groups, {}, {Phase::users, std::nullopt, std::nullopt});
-        store.stage_users(dir.id, users, kept_users, {}, {Phase::memberships, {}, {}});
-        store.stage_memberships(dir.id, members, done());
+        store.stage_groups(dir.id, groups, {}, {Phase::users});
+        store.stage_users(dir.id, users, kept_users, MirrorStore::Embedded::ignore,
+                          {Phase::memberships});
+        stage_members_per_group(store, dir.id, members);
         return store.merge_directory(dir, {"per_group", 3}, "2026-01-01T01:00:00.000Z");
     }
 
@@ -65,8 +76,9 @@ TEST_F(MirrorStoreTest, FirstMergeInsertsEverythingAndRecordsEachChange)
     EXPECT_EQ(db->execAndGet("SELECT membership_strategy FROM sync_state").getString(),
               "per_group");
     // staging is emptied by the merge
-    EXPECT_EQ(count("SELECT COUNT(*) FROM staged_users"), 0);
-    EXPECT_EQ(count("SELECT COUNT(*) FROM staging_runs"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM staging.staged_users"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM staging.runs"), 0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM full_sync_runs"), 0);
 }
 
 TEST_F(MirrorStoreTest, UnchangedSecondSyncWritesNoChanges)
@@ -164,35 +176,49 @@ TEST_F(MirrorStoreTest, StagingProgressIsSavedWithEachPage)
 {
     store.begin_staging(dir.id, at(5));
     store.stage_groups(dir.id, std::vector<Group>{test::group("g1", dir.id)}, {},
-                       {Phase::groups, std::nullopt, "g1"});
+                       {Phase::groups, "g1"});
     auto run = store.load_staging(dir.id);
     ASSERT_TRUE(run);
     EXPECT_EQ(run->started_at.text, at(5).text);
     EXPECT_EQ(run->progress.phase, Phase::groups);
     EXPECT_EQ(run->progress.cursor, "g1");
-    store.set_progress(dir.id, {Phase::memberships, "g1", "u9"}, std::string("per_user"));
+    EXPECT_EQ(run->listed_groups, 1);
+    store.stage_groups(dir.id, {}, {}, {Phase::users});
+    store.stage_users(dir.id, std::vector<User>{test::user("u9", dir.id)}, {},
+                      MirrorStore::Embedded::ignore, {Phase::memberships});
+    store.begin_memberships(dir.id, MembershipSource::per_user);
     run = store.load_staging(dir.id);
     EXPECT_EQ(run->progress.phase, Phase::memberships);
-    EXPECT_EQ(run->progress.owner, "g1");
     EXPECT_EQ(run->strategy, "per_user");
+    store.stage_members(dir.id, MembershipSource::per_user, "u9", std::vector<std::string>{"g1"},
+                        "g1");
+    EXPECT_EQ(store.pending_owners(dir.id, std::nullopt, 10)[0].cursor, "g1");
     // a new run starts from nothing
     store.begin_staging(dir.id, at(6));
-    EXPECT_EQ(store.staged_group_count(dir.id), 0);
+    EXPECT_EQ(store.load_staging(dir.id)->listed_groups, 0);
+    EXPECT_EQ(store.owner_progress(dir.id).first, 0);
 }
 
-TEST_F(MirrorStoreTest, StagedIdsArePagedInIdOrder)
+TEST_F(MirrorStoreTest, OwnersAreHandedOutInIdOrderUntilDone)
 {
     store.begin_staging(dir.id, at(5));
     store.stage_groups(dir.id,
                        std::vector<Group>{test::group("g3", dir.id), test::group("g1", dir.id),
                                           test::group("g2", dir.id)},
-                       {}, done());
-    EXPECT_EQ(store.staged_group_ids(dir.id, std::nullopt, StartAt::after_id, 2),
-              (std::vector<std::string>{"g1", "g2"}));
-    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", StartAt::after_id, 10),
-              (std::vector<std::string>{"g3"}));
-    EXPECT_EQ(store.staged_group_ids(dir.id, "g2", StartAt::at_id, 10),
-              (std::vector<std::string>{"g2", "g3"}));
+                       {}, {Phase::users});
+    store.stage_users(dir.id, {}, {}, MirrorStore::Embedded::ignore, {Phase::memberships});
+    store.begin_memberships(dir.id, MembershipSource::per_group);
+    auto ids = [&](std::optional<std::string> after, int limit) {
+        std::vector<std::string> out;
+        for (auto const& o : store.pending_owners(dir.id, after, limit))
+            out.push_back(o.id);
+        return out;
+    };
+    EXPECT_EQ(ids(std::nullopt, 2), (std::vector<std::string>{"g1", "g2"}));
+    EXPECT_EQ(ids("g2", 10), (std::vector<std::string>{"g3"}));
+    store.stage_members(dir.id, MembershipSource::per_group, "g2", {}, std::nullopt);
+    EXPECT_EQ(ids(std::nullopt, 10), (std::vector<std::string>{"g1", "g3"}));
+    EXPECT_EQ(store.owner_progress(dir.id), std::make_pair(std::int64_t{3}, std::int64_t{1}));
 }
 
 TEST(MirrorStoreVisibility, ReadersSeeTheDirectoryBeforeOrAfterNeverHalfSynced)
@@ -207,13 +233,12 @@ TEST(MirrorStoreVisibility, ReadersSeeTheDirectoryBeforeOrAfterNeverHalfSynced)
     auto users = [&] { return reader.execAndGet("SELECT COUNT(*) FROM users").getInt(); };
 
     store.begin_staging(dir.id, at(1));
-    store.stage_groups(dir.id, std::vector<Group>{test::group("g1", dir.id)}, {},
-                       {Phase::users, {}, {}});
+    store.stage_groups(dir.id, std::vector<Group>{test::group("g1", dir.id)}, {}, {Phase::users});
     for (int page = 0; page < 3; ++page) {
         std::vector<User> batch;
         for (int i = 0; i < 100; ++i)
             batch.push_back(test::user("u" + std::to_string(page * 100 + i), dir.id));
-        store.stage_users(dir.id, batch, {}, {}, {Phase::users, {}, "c"});
+        store.stage_users(dir.id, batch, {}, MirrorStore::Embedded::ignore, {Phase::users, "c"});
         EXPECT_EQ(users(), 0) << "staged pages must not be visible";
     }
     // a reader holding a snapshot during the merge keeps seeing the old state
