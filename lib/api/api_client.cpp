@@ -147,7 +147,7 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
         std::optional<std::chrono::milliseconds> server_hint;
         bool const final_attempt = attempt >= options_.retry.max_attempts;
 
-        co_await limiter_.acquire(pacing_directory);
+        auto const permit = co_await limiter_.acquire(pacing_directory); // held for this attempt
         co_await wait_for_hold();
         ++stats_.sent[index];
         if (log_.should_log(spdlog::level::trace)) // the header text is built only for trace
@@ -185,9 +185,13 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                                                    : ""));
                 }
             }
+        } catch (http::StaleConnection const&) {
+            --attempt; // never reached the server: not a failed attempt, send it again now
+            continue;
         } catch (boost::system::system_error const& e) {
             if (e.code() == asio::error::operation_aborted)
                 throw;
+
             auto const kind =
                 is_tls_error(e.code()) ? TransportError::Kind::tls : TransportError::Kind::network;
             // A certificate that fails verification will fail the same way next time.

@@ -135,6 +135,36 @@ std::optional<std::string> primary_email(json::object const& obj)
 
 } // namespace
 
+// A count in `metadata`, or nullopt when it is absent or not a non-negative integer: the metadata
+// only helps plan, so a malformed one is ignored, never a reason to reject the directory.
+std::optional<std::int64_t> count_of(json::value const* v)
+{
+    if (v == nullptr)
+        return std::nullopt;
+    if (auto const* i = v->if_int64(); i && *i >= 0)
+        return *i;
+    if (auto const* u = v->if_uint64(); u && *u < (std::uint64_t{1} << 62))
+        return static_cast<std::int64_t>(*u);
+    return std::nullopt;
+}
+
+void read_metadata(json::object const& obj, Directory& out)
+{
+    out.user_count.reset();
+    out.group_count.reset();
+    auto const* meta = obj.if_contains("metadata");
+    if (meta == nullptr || !meta->is_object())
+        return;
+    auto const& m = meta->get_object();
+    if (auto const* users = m.if_contains("users"); users && users->is_object()) {
+        auto const active = count_of(users->get_object().if_contains("active"));
+        auto const inactive = count_of(users->get_object().if_contains("inactive"));
+        if (active || inactive)
+            out.user_count = active.value_or(0) + inactive.value_or(0);
+    }
+    out.group_count = count_of(m.if_contains("groups"));
+}
+
 std::optional<std::string> decode_directory(json::object const& obj, Directory& out)
 {
     FieldReader r(obj, "directory");
@@ -155,6 +185,7 @@ std::optional<std::string> decode_directory(json::object const& obj, Directory& 
         }
     }
     out.type = r.optional_string("type");
+    read_metadata(obj, out);
     out.state = r.required_string("state");
     out.created_at = r.required_timestamp("created_at");
     out.updated_at = r.required_timestamp("updated_at");

@@ -245,8 +245,9 @@ struct BeastTransport::Impl {
         auto lease = co_await acquire();
         if (shut_down)
             throw boost::system::system_error(asio::error::operation_aborted);
-        // A reused connection may have been closed by the server while idle; GET is idempotent,
-        // so one fresh attempt is safe. A new connection's failure is the caller's to retry.
+        // A reused connection may have been closed by the server while idle (so, likely, were
+        // the others): drop them and let the caller send again, through its pacing. A new
+        // connection's failure is the caller's to retry like any.
         if (lease.conn) {
             bool keep_alive = false;
             std::optional<boost::system::error_code> stale;
@@ -259,10 +260,13 @@ struct BeastTransport::Impl {
                     throw;
                 stale = e.code();
             }
-            log.warn("GET {}: the reused connection to {} failed ({}); retrying on a new "
+            log.warn("GET {}: the reused connection to {} failed ({}); sending it again on a new "
                      "connection",
                      request.target, url.host, stale->message());
             lease.conn.reset();
+            open -= idle.size();
+            idle.clear();
+            throw StaleConnection(stale->message());
         }
         lease.conn = co_await connect();
         bool keep_alive = false;

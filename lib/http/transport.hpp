@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,14 @@ struct Response {
     std::string body;
     std::string request_id;                 // X-Request-ID, empty when absent
     std::optional<std::string> retry_after; // the Retry-After header as sent
+};
+
+// A kept-alive connection the server had closed while it was idle: the request never reached the
+// application and may be sent again at once (GET is idempotent). The transport drops its idle
+// connections and throws this; the API client sends the request again through its pacing.
+class StaleConnection : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 class Transport {

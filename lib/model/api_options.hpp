@@ -11,11 +11,10 @@ namespace dirsync {
 // Every list request asks for the largest page the API serves.
 inline constexpr std::size_t page_size = 100;
 
+// The limits as sliding windows (api/rate_limiter.hpp): the published rates by default.
 struct RateLimits {
-    double global_per_second = 50.0;
-    double global_burst = 10.0;
-    double directory_users_per_second = 3.5;
-    double directory_users_burst = 1.0;
+    double global_per_second = 100.0;        // 6,000 per 60 s
+    double directory_users_per_second = 4.0; // GET /directory_users, per directory
 };
 
 // Retries of 408, 429, 5xx and connection errors: exponential backoff with jitter, or the server's

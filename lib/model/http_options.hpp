@@ -10,7 +10,7 @@ namespace dirsync {
 
 struct TransportOptions {
     std::optional<std::string> ca_file; // replaces the system trust store when set
-    std::size_t max_connections = 8;
+    std::size_t max_connections = 16;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)}; // TCP connect + TLS
     std::chrono::milliseconds request_timeout{std::chrono::seconds(60)}; // write + whole response
     std::uint64_t max_response_bytes = 64ull << 20;

@@ -21,6 +21,9 @@ struct Directory {
     Timestamp created_at;
     Timestamp updated_at;
     std::string raw_json; // the object as the API sent it
+    // `metadata` (newer API versions): how many users (active and inactive) and groups the
+    // directory holds; what a full sync plans with before it lists anything.
+    std::optional<std::int64_t> user_count, group_count;
 };
 
 struct User {

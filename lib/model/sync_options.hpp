@@ -47,7 +47,7 @@ struct DirectorySyncOptions {
 
 struct FullSyncOptions {
     Scope scope;
-    int max_concurrent_directories = 4;
+    int max_concurrent_directories = 64; // the limits set the pace, not this cap
     DirectorySyncOptions directory;
 };
 

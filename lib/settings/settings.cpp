@@ -122,7 +122,7 @@ std::map<std::string, Reader, std::less<>> const& readers()
          }},
         {"max_concurrent_directories",
          [](auto const& n, Settings& s) {
-             s.sync.max_concurrent_directories = static_cast<int>(get_integer(n, 1, 64));
+             s.sync.max_concurrent_directories = static_cast<int>(get_integer(n, 1, 1024));
          }},
         {"resume_window_seconds",
          [](auto const& n, Settings& s) {

@@ -160,6 +160,15 @@ std::string describe_database_error(SQLite::Exception const& e)
     return meaning ? fmt::format("{} ({})", e.what(), meaning) : std::string(e.what());
 }
 
+void reclaim_free_pages(SQLite::Database& db)
+{
+    auto const pages = db.execAndGet("PRAGMA page_count").getInt64();
+    auto const free_pages = db.execAndGet("PRAGMA freelist_count").getInt64();
+    if (free_pages * 20 > pages)
+        db.exec("PRAGMA incremental_vacuum");
+    db.exec("PRAGMA staging.incremental_vacuum");
+}
+
 int latest_schema_version()
 {
     return static_cast<int>(std::size(schema::migrations));

@@ -80,6 +80,11 @@ void limit_database_size(SQLite::Database& db, std::optional<std::int64_t> max_b
 // disk or the size cap, a lock held past the busy timeout, a read-only or damaged file).
 std::string describe_database_error(SQLite::Exception const& e);
 
+// Returns free pages to the file system (incremental vacuum) when they are more than a twentieth
+// of the mirror, and always in the staging file: after a merge or a prune, so that the files keep
+// no more than they hold.
+void reclaim_free_pages(SQLite::Database& db);
+
 // The schema version this build writes (the number of the last migration).
 int latest_schema_version();
 

@@ -1,5 +1,6 @@
 #include "store/event_store.hpp"
 
+#include "store/database.hpp"
 #include "store/event_applier.hpp"
 #include "store/store_sql.hpp"
 
@@ -213,6 +214,8 @@ int EventStore::prune(std::string const& cutoff, int batch)
         st.bind(":batch", batch);
         removed += st.exec();
     }
+    if (removed > 0)
+        reclaim_free_pages(db_);
     return removed;
 }
 

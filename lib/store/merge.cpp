@@ -1,5 +1,6 @@
 // MirrorStore: the merge of a staged directory into the live tables, and directory removal. Each
 // is one transaction, so a reader sees a directory as it was or as it is, never half-merged.
+#include "store/database.hpp"
 #include "store/merge_sql.hpp"
 #include "store/mirror_store.hpp"
 #include "store/store_sql.hpp"
@@ -71,6 +72,7 @@ MergeResult MirrorStore::merge_directory(Directory const& directory, SyncRecord 
     result.membership_count = count_where(db_, "memberships", dir);
     record_full_sync(db_, dir, run_row->started_at.text, now, result, record);
     tx.commit();
+    reclaim_free_pages(db_);
     return result;
 }
 
@@ -79,6 +81,7 @@ bool MirrorStore::delete_directory(std::string const& directory_id, std::string 
     sql::WriteTransaction tx(db_);
     bool const mirrored = delete_directory_rows(db_, directory_id, now);
     tx.commit();
+    reclaim_free_pages(db_);
     return mirrored;
 }
 
@@ -89,6 +92,30 @@ std::vector<std::string> MirrorStore::directory_ids()
     while (q.executeStep())
         out.push_back(q.getColumn(0).getString());
     return out;
+}
+
+std::optional<MirrorStore::MembershipPages>
+MirrorStore::membership_pages(std::string const& directory_id)
+{
+    // a group (or user) with n memberships takes max(1, ceil(n / 100)) pages; those with none, 1
+    SQLite::Statement q(
+        db_, "SELECT (SELECT COUNT(*) FROM users WHERE directory_id = :dir), "
+             "(SELECT COUNT(*) FROM groups WHERE directory_id = :dir), "
+             "(SELECT COALESCE(SUM(MAX(0, ((SELECT COUNT(*) FROM memberships m WHERE m.group_id "
+             "= g.id) + 99) / 100 - 1)), 0) FROM groups g WHERE g.directory_id = :dir), "
+             "(SELECT COALESCE(SUM(MAX(0, ((SELECT COUNT(*) FROM memberships m WHERE m.user_id "
+             "= u.id) + 99) / 100 - 1)), 0) FROM users u WHERE u.directory_id = :dir), "
+             "EXISTS (SELECT 1 FROM directories WHERE id = :dir)");
+    q.bind(":dir", directory_id);
+    q.executeStep();
+    if (q.getColumn(4).getInt() == 0)
+        return std::nullopt;
+    MembershipPages p;
+    p.users = q.getColumn(0).getInt64();
+    p.groups = q.getColumn(1).getInt64();
+    p.per_group = static_cast<double>(p.groups + q.getColumn(2).getInt64());
+    p.per_user = static_cast<double>(p.users + q.getColumn(3).getInt64());
+    return p;
 }
 
 } // namespace dirsync::store

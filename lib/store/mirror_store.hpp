@@ -132,6 +132,14 @@ public:
     // recording every deletion in `changes`. Returns false when it was not mirrored.
     bool delete_directory(std::string const& directory_id, std::string const& now);
     std::vector<std::string> directory_ids();
+    // How the directory's memberships paged when it was last mirrored: the member pages of its
+    // groups and the group pages of its users (pages of 100, at least one each). nullopt when it
+    // is not mirrored.
+    struct MembershipPages {
+        std::int64_t users = 0, groups = 0;
+        double per_group = 0, per_user = 0;
+    };
+    std::optional<MembershipPages> membership_pages(std::string const& directory_id);
 
     // --- sync_state (sync_state.cpp) ---
     // Records that the directory's full sync was held back (its staging is dropped).

@@ -322,23 +322,26 @@ void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
     throw HeldSync(fmt::format("directory {}: {}", id, message));
 }
 
-// The membership strategy of this sync: the one a resumed staging chose, the configured one, or
-// the `auto` estimate from what was listed and the pace the API client keeps.
+// The membership strategy of this sync: the one a resumed staging chose, the configured one, the
+// full sync's plan, or, unplanned, the `auto` estimate from what was listed.
 MembershipSource choose_strategy(Run& run, std::optional<MembershipSource> chosen,
-                                 Concurrency concurrency)
+                                 MembershipChoice const& choice)
 {
     if (chosen)
         return *chosen;
+    if (choice.planned)
+        return *choice.planned;
     auto const& id = run.dir.id;
-    auto const& limits = run.svc.api.rate_limits();
-    auto const plan = choose_membership_strategy(
-        {run.users, run.groups, limits.directory_users_per_second,
-         limits.global_per_second / std::max(1, concurrency.directories)});
+    auto pace = run.svc.api.rate_limits();
+    pace.global_per_second /= std::max(1, choice.directories_in_flight);
+    auto const load = estimate_load({run.users, run.groups, std::nullopt, std::nullopt},
+                                    MembershipSource::automatic);
+    auto const plan = plan_memberships({*load}, pace);
     run.svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; "
-                     "estimated per_group {:.0f} s, per_user {:.0f} s)",
-                     id, to_string(plan.strategy), run.users, run.groups, plan.per_group_seconds,
-                     plan.per_user_seconds);
-    return plan.strategy;
+                     "estimated {:.0f} s with a 1/{} share of the global pace)",
+                     id, to_string(plan.strategies[0]), run.users, run.groups, plan.seconds,
+                     std::max(1, choice.directories_in_flight));
+    return plan.strategies[0];
 }
 
 void log_summary(Run const& run, store::MergeResult const& m)
@@ -357,7 +360,7 @@ void log_summary(Run const& run, store::MergeResult const& m)
 } // namespace
 
 asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectorySyncOptions options,
-                                                    Directory directory, Concurrency concurrency)
+                                                    Directory directory, MembershipChoice choice)
 {
     Run run(svc, options, directory);
     auto& st = svc.store;
@@ -402,7 +405,7 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
                                  : store::MirrorStore::Embedded::ignore);
         progress = {Phase::memberships};
     }
-    result.strategy = choose_strategy(run, strategy, concurrency);
+    result.strategy = choose_strategy(run, strategy, choice);
     if (progress.phase == Phase::memberships) {
         if (result.strategy == MembershipSource::embedded) // staged with the users
             st.finish_memberships(id);

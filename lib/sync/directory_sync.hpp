@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace spdlog {
 class logger;
@@ -34,9 +35,12 @@ struct SyncServices {
     std::function<void()> on_progress{}; // called after every stored page (systemd, watchdog)
 };
 
-// How many directories sync at once: the `auto` estimate gives each its share of the global pace.
-struct Concurrency {
-    int directories = 1;
+// The membership strategy a full sync planned for the directory (`auto` only), and, for one it
+// could not plan (no counts known before the listing), how many directories share the global
+// pace with it while it decides from what it listed.
+struct MembershipChoice {
+    std::optional<MembershipSource> planned;
+    int directories_in_flight = 1;
 };
 
 // Throws ApiError / TransportError / SQLite::Exception / SyncError; the staging keeps every page
@@ -44,6 +48,6 @@ struct Concurrency {
 boost::asio::awaitable<DirectorySyncResult> sync_directory(SyncServices services,
                                                            DirectorySyncOptions options,
                                                            Directory directory,
-                                                           Concurrency concurrency);
+                                                           MembershipChoice choice);
 
 } // namespace dirsync::sync

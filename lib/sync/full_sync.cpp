@@ -1,6 +1,7 @@
 #include "sync/full_sync.hpp"
 
 #include "sync/listing.hpp"
+#include "sync/membership_plan.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -69,24 +70,77 @@ asio::awaitable<std::vector<Directory>> list_scope(SyncServices svc, FullSyncOpt
     co_return out;
 }
 
-// The directories left to sync and what became of those synced; shared by the workers (one
-// io_context thread, so no lock).
+// The directories left to sync, the membership strategy planned for each, and what became of
+// those synced; shared by the workers (one io_context thread, so no lock).
 struct SyncQueue {
     std::vector<Directory> const& directories;
+    std::vector<MembershipChoice> choices;
     std::size_t next = 0;
     FullSyncReport& report;
 };
 
+// Plans the membership strategies of the directories together (membership_plan.hpp): from the
+// counts their metadata gives and the pages their memberships took when last mirrored.
+std::vector<MembershipChoice> plan_strategies(SyncServices& svc, FullSyncOptions const& options,
+                                              std::vector<Directory> const& directories,
+                                              int in_flight)
+{
+    auto const source = options.directory.membership_source;
+    std::vector<MembershipChoice> choices(directories.size(), {std::nullopt, in_flight});
+    if (source != MembershipSource::automatic || directories.empty())
+        return choices;
+    std::vector<DirectoryLoad> loads;
+    std::vector<std::size_t> planned; // index into directories of each load
+    for (std::size_t i = 0; i < directories.size(); ++i) {
+        auto const& d = directories[i];
+        DirectoryShape shape{d.user_count, d.group_count, std::nullopt, std::nullopt};
+        if (auto history = svc.store.membership_pages(d.id)) {
+            shape.users = shape.users.value_or(history->users);
+            shape.groups = shape.groups.value_or(history->groups);
+            // the history's shape, scaled to today's counts
+            auto scale = [](std::int64_t now, std::int64_t then) {
+                return then > 0 ? static_cast<double>(now) / static_cast<double>(then) : 1.0;
+            };
+            shape.per_group_pages = history->per_group * scale(*shape.groups, history->groups);
+            shape.per_user_pages = history->per_user * scale(*shape.users, history->users);
+        }
+        if (auto load = estimate_load(shape, source)) {
+            loads.push_back(*load);
+            planned.push_back(i);
+        }
+    }
+    if (loads.empty())
+        return choices;
+    auto const& pace = svc.api.rate_limits();
+    auto const plan = plan_memberships(loads, pace);
+    svc.log.info("full sync: membership plan for {} of {} directories: at least {:.0f} s at the "
+                 "published limits (all per_group: {:.0f} s)",
+                 loads.size(), directories.size(), plan.seconds,
+                 plan_seconds(loads, std::vector(loads.size(), MembershipSource::per_group), pace));
+    for (std::size_t k = 0; k < loads.size(); ++k) {
+        auto const& d = directories[planned[k]];
+        choices[planned[k]].planned = plan.strategies[k];
+        svc.log.info("directory {}: membership_source auto chose {} ({} users, {} groups; {:.0f} "
+                     "member pages per group or {:.0f} per user)",
+                     d.id, to_string(plan.strategies[k]), loads[k].users_pages * 100,
+                     loads[k].listing_pages - loads[k].users_pages, loads[k].per_group_pages,
+                     loads[k].per_user_pages);
+    }
+    return choices;
+}
+
 // Takes directories from the queue until it is empty. A directory's failure is recorded and the
 // worker goes on; a stop (or a failure no directory can be blamed for) ends it.
 asio::awaitable<void> sync_worker(SyncServices svc, FullSyncOptions const& options,
-                                  Concurrency concurrency, SyncQueue& queue)
+                                  SyncQueue& queue)
 {
     while (queue.next < queue.directories.size()) {
-        auto const& dir = queue.directories[queue.next++];
+        auto const index = queue.next++;
+        auto const& dir = queue.directories[index];
         std::exception_ptr error;
         try {
-            auto result = co_await sync_directory(svc, options.directory, dir, concurrency);
+            auto result =
+                co_await sync_directory(svc, options.directory, dir, queue.choices[index]);
             auto& report = queue.report;
             report.synced.push_back(dir.id);
             report.users += result.merge.user_count;
@@ -113,18 +167,16 @@ asio::awaitable<void> sync_worker(SyncServices svc, FullSyncOptions const& optio
 asio::awaitable<void> sync_all(SyncServices svc, FullSyncOptions const& options,
                                std::vector<Directory> const& directories, FullSyncReport& report)
 {
-    SyncQueue queue{directories, 0, report};
     auto const n =
         std::clamp<std::size_t>(static_cast<std::size_t>(options.max_concurrent_directories), 1,
                                 std::max<std::size_t>(1, directories.size()));
-    Concurrency const concurrency{static_cast<int>(n)};
+    SyncQueue queue{directories, plan_strategies(svc, options, directories, static_cast<int>(n)), 0,
+                    report};
     auto ex = co_await asio::this_coro::executor;
-    using Op =
-        decltype(asio::co_spawn(ex, sync_worker(svc, options, concurrency, queue), asio::deferred));
+    using Op = decltype(asio::co_spawn(ex, sync_worker(svc, options, queue), asio::deferred));
     std::vector<Op> workers;
     for (std::size_t i = 0; i < n; ++i)
-        workers.push_back(
-            asio::co_spawn(ex, sync_worker(svc, options, concurrency, queue), asio::deferred));
+        workers.push_back(asio::co_spawn(ex, sync_worker(svc, options, queue), asio::deferred));
     auto [order, errors] =
         co_await asio::experimental::make_parallel_group(std::move(workers))
             .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);

@@ -3,7 +3,9 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <numeric>
 #include <stdexcept>
 
 namespace fake {
@@ -94,6 +96,28 @@ Dataset Dataset::generate(DatasetSpec const& spec)
     std::uint64_t t = base_ms;
     auto const tick = [&t] { return t += 7; };
     int const dirs = std::max(1, spec.directories);
+    // How many users and groups directory d gets: an even split, or 1/(d+1) of the whole.
+    std::vector<double> share(static_cast<std::size_t>(dirs), 1.0);
+    if (spec.skewed)
+        for (int d = 0; d < dirs; ++d)
+            share[static_cast<std::size_t>(d)] = 1.0 / (d + 1);
+    double const total_share = std::accumulate(share.begin(), share.end(), 0.0);
+    auto const split = [&](int n) {
+        std::vector<int> counts;
+        int given = 0;
+        for (int d = 0; d < dirs; ++d) {
+            int const c =
+                d + 1 == dirs
+                    ? n - given
+                    : static_cast<int>(n * share[static_cast<std::size_t>(d)] / total_share);
+            counts.push_back(c);
+            given += c;
+        }
+        return counts;
+    };
+    auto const users_per_dir = split(spec.users);
+    auto const groups_per_dir_count = split(spec.groups);
+
     std::vector<std::string> dir_ids;
     for (int d = 0; d < dirs; ++d) {
         DirectoryRecord rec;
@@ -110,49 +134,65 @@ Dataset Dataset::generate(DatasetSpec const& spec)
         dir_ids.push_back(rec.id);
     }
     std::vector<std::vector<std::string>> groups_per_dir(dir_ids.size());
-    for (int g = 0; g < spec.groups; ++g) {
-        auto const d = static_cast<std::size_t>(g) % dir_ids.size();
+    int g = 0;
+    for (std::size_t d = 0; d < dir_ids.size(); ++d) {
         auto const& dir = ds.directories_.at(dir_ids[d]);
-        GroupRecord rec;
-        auto const ms = tick();
-        rec.id = ds.new_id("directory_group_", ms);
-        rec.directory_id = dir.id;
-        rec.organization_id = dir.organization_id;
-        rec.idp_id = "00g" + std::to_string(100000 + g);
-        rec.name = std::string(group_words[static_cast<std::size_t>(g) % std::size(group_words)]) +
-                   " " + std::to_string(g / static_cast<int>(std::size(group_words)) + 1);
-        rec.created_at = rec.updated_at = ds.stamp(ms);
-        ds.groups_[rec.id] = rec;
-        ds.groups_by_dir_[dir.id].insert(rec.id);
-        groups_per_dir[d].push_back(rec.id);
+        for (int k = 0; k < groups_per_dir_count[d]; ++k, ++g) {
+            GroupRecord rec;
+            auto const ms = tick();
+            rec.id = ds.new_id("directory_group_", ms);
+            rec.directory_id = dir.id;
+            rec.organization_id = dir.organization_id;
+            rec.idp_id = "00g" + std::to_string(100000 + g);
+            rec.name =
+                std::string(group_words[static_cast<std::size_t>(g) % std::size(group_words)]) +
+                " " + std::to_string(g / static_cast<int>(std::size(group_words)) + 1);
+            rec.created_at = rec.updated_at = ds.stamp(ms);
+            ds.groups_[rec.id] = rec;
+            ds.groups_by_dir_[dir.id].insert(rec.id);
+            groups_per_dir[d].push_back(rec.id);
+        }
     }
-    for (int u = 0; u < spec.users; ++u) {
-        auto const d = static_cast<std::size_t>(u) % dir_ids.size();
+    // Picks a group of the pool: uniformly, or with probability falling as 1/(rank + 1).
+    auto const pick = [&](std::vector<std::string> const& pool) -> std::string const& {
+        if (!spec.skewed)
+            return pool[rng() % pool.size()];
+        double const harmonic = std::log(static_cast<double>(pool.size())) + 0.5772;
+        double const u = static_cast<double>(rng() % 1000000) / 1000000.0;
+        auto const rank = static_cast<std::size_t>(std::exp(u * harmonic)) - 1;
+        return pool[std::min(rank, pool.size() - 1)];
+    };
+    int u = 0;
+    for (std::size_t d = 0; d < dir_ids.size(); ++d) {
         auto const& dir = ds.directories_.at(dir_ids[d]);
-        UserRecord rec;
-        auto const ms = tick();
-        rec.id = ds.new_id("directory_user_", ms);
-        rec.directory_id = dir.id;
-        rec.organization_id = dir.organization_id;
-        rec.idp_id = "00u" + std::to_string(1000000 + u);
-        rec.first_name = first_names[rng() % std::size(first_names)];
-        rec.last_name = last_names[rng() % std::size(last_names)];
-        rec.email =
-            rec.first_name + "." + rec.last_name + "." + std::to_string(u) + "@" + dir.domain;
-        for (auto& c : *rec.email)
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        rec.job_title = "Engineer";
-        rec.department = group_words[rng() % std::size(group_words)];
-        rec.state = rng() % 20 == 0 ? "inactive" : "active";
-        rec.role = rng() % 10 == 0 ? "admin" : "member";
-        rec.created_at = rec.updated_at = ds.stamp(ms);
-        ds.users_[rec.id] = rec;
-        ds.users_by_dir_[dir.id].insert(rec.id);
-        auto const& pool = groups_per_dir[d];
-        if (!pool.empty() && spec.max_groups_per_user > 0) {
+        for (int k = 0; k < users_per_dir[d]; ++k, ++u) {
+            UserRecord rec;
+            auto const ms = tick();
+            rec.id = ds.new_id("directory_user_", ms);
+            rec.directory_id = dir.id;
+            rec.organization_id = dir.organization_id;
+            rec.idp_id = "00u" + std::to_string(1000000 + u);
+            rec.first_name = first_names[rng() % std::size(first_names)];
+            rec.last_name = last_names[rng() % std::size(last_names)];
+            rec.email =
+                rec.first_name + "." + rec.last_name + "." + std::to_string(u) + "@" + dir.domain;
+            for (auto& c : *rec.email)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            rec.job_title = "Engineer";
+            rec.department = group_words[rng() % std::size(group_words)];
+            rec.state = rng() % 20 == 0 ? "inactive" : "active";
+            rec.role = rng() % 10 == 0 ? "admin" : "member";
+            rec.created_at = rec.updated_at = ds.stamp(ms);
+            ds.users_[rec.id] = rec;
+            ds.users_by_dir_[dir.id].insert(rec.id);
+            auto const& pool = groups_per_dir[d];
+            if (pool.empty() || spec.max_groups_per_user <= 0)
+                continue;
+            if (spec.skewed)
+                ds.add_member(rec.id, pool.front());
             auto const n = rng() % static_cast<std::uint64_t>(spec.max_groups_per_user + 1);
-            for (std::uint64_t k = 0; k < n; ++k)
-                ds.add_member(rec.id, pool[rng() % pool.size()]);
+            for (std::uint64_t j = 0; j < n; ++j)
+                ds.add_member(rec.id, pick(pool));
         }
     }
     ds.generating_ = false;
@@ -284,9 +324,18 @@ void Dataset::update_group(std::string const& id, std::string const& name)
 
 void Dataset::unlink_member(std::string user_id, std::string group_id)
 {
-    members_.erase({user_id, group_id});
+    if (groups_by_user_[user_id].erase(group_id) > 0)
+        --membership_count_;
     members_by_group_[group_id].erase(user_id);
-    groups_by_user_[user_id].erase(group_id);
+}
+
+std::set<std::pair<std::string, std::string>> Dataset::memberships() const
+{
+    std::set<std::pair<std::string, std::string>> out;
+    for (auto const& [user, groups] : groups_by_user_)
+        for (auto const& g : groups)
+            out.emplace(user, g);
+    return out;
 }
 
 void Dataset::drop_user(std::string id)
@@ -348,10 +397,10 @@ void Dataset::add_member(std::string user_id, std::string group_id)
 {
     if (!users_.count(user_id) || !groups_.count(group_id))
         throw std::out_of_range("add_member: unknown user or group");
-    if (!members_.insert({user_id, group_id}).second)
+    if (!groups_by_user_[user_id].insert(group_id).second)
         return;
+    ++membership_count_;
     members_by_group_[group_id].insert(user_id);
-    groups_by_user_[user_id].insert(group_id);
     if (generating_)
         return;
     emit("dsync.group.user_added", groups_.at(group_id).organization_id,
@@ -360,7 +409,7 @@ void Dataset::add_member(std::string user_id, std::string group_id)
 
 void Dataset::remove_member(std::string user_id, std::string group_id)
 {
-    if (!members_.count({user_id, group_id}))
+    if (!find_or_empty(groups_by_user_, user_id).count(group_id))
         return;
     unlink_member(user_id, group_id);
     emit("dsync.group.user_removed", groups_.at(group_id).organization_id,

@@ -44,6 +44,11 @@ struct DatasetSpec {
     int groups = 30; // in all
     int max_groups_per_user = 3;
     TimestampStyle timestamps = TimestampStyle::iso_millis;
+    // Shaped like real directories rather than even: directory sizes fall off as 1/rank, every
+    // user is in the directory's first group ("everyone"), and the other groups a user joins (0
+    // to max_groups_per_user) are picked with probability falling as 1/rank, so that a few
+    // groups hold most memberships.
+    bool skewed = false;
 };
 
 // One entry of the fake's append-only event log.
@@ -88,7 +93,9 @@ public:
     std::map<std::string, DirectoryRecord> const& directories() const { return directories_; }
     std::map<std::string, UserRecord> const& users() const { return users_; }
     std::map<std::string, GroupRecord> const& groups() const { return groups_; }
-    std::set<std::pair<std::string, std::string>> const& memberships() const { return members_; }
+    // Every (user, group), built on demand (tests compare it with the mirror).
+    std::set<std::pair<std::string, std::string>> memberships() const;
+    std::size_t membership_count() const { return membership_count_; }
     std::set<std::string> const& users_of_directory(std::string const& dir) const;
     std::set<std::string> const& groups_of_directory(std::string const& dir) const;
     std::set<std::string> const& members_of_group(std::string const& group) const;
@@ -120,7 +127,7 @@ private:
     std::map<std::string, DirectoryRecord> directories_;
     std::map<std::string, UserRecord> users_;
     std::map<std::string, GroupRecord> groups_;
-    std::set<std::pair<std::string, std::string>> members_; // (user, group)
+    std::size_t membership_count_ = 0;
     std::vector<EventRecord> events_;
     std::map<std::string, std::set<std::string>> users_by_dir_, groups_by_dir_, members_by_group_,
         groups_by_user_;

@@ -96,34 +96,46 @@ struct PageSlice {
     json::value after = nullptr;
 };
 
-// Keyset pagination over ids sorted ascending: `after`/`before` name an id (which need not exist
-// any more), the page holds the `limit` items next to it in the chosen order.
-std::variant<PageSlice, FakeResponse> paginate(std::vector<std::string const*> list,
-                                               std::multimap<std::string, std::string> const& q,
+// The paging parameters of a list request, checked.
+struct Paging {
+    std::size_t limit = 10;
+    std::string order = "desc";
+    std::optional<std::string> after, before;
+};
+
+std::variant<Paging, FakeResponse> read_paging(std::multimap<std::string, std::string> const& q,
                                                std::string const& prefix)
 {
-    int limit = 10;
+    Paging p;
     if (auto l = param(q, "limit")) {
-        auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-        if (ec != std::errc{} || p != l->data() + l->size() || limit < 1 || limit > 100)
+        int limit = 0;
+        auto [ptr, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
+        if (ec != std::errc{} || ptr != l->data() + l->size() || limit < 1 || limit > 100)
             return validation_error({{"limit", "Limit must be a number between 1 and 100."}});
+        p.limit = static_cast<std::size_t>(limit);
     }
-    std::string const order = param(q, "order").value_or("desc");
-    if (order != "asc" && order != "desc" && order != "normal")
+    p.order = param(q, "order").value_or("desc");
+    if (p.order != "asc" && p.order != "desc" && p.order != "normal")
         return validation_error({{"order", "Order must be asc, desc or normal."}});
-    auto after = param(q, "after");
-    auto before = param(q, "before");
-    if (after && before)
+    p.after = param(q, "after");
+    p.before = param(q, "before");
+    if (p.after && p.before)
         return validation_error({{"after", "Provide either after or before."}});
-    for (auto const* c : {&after, &before})
+    for (auto const* c : {&p.after, &p.before})
         if (*c && !is_well_formed_id(**c, prefix))
-            return validation_error({{c == &after ? "after" : "before", "invalid_cursor"}});
+            return validation_error({{c == &p.after ? "after" : "before", "invalid_cursor"}});
+    return p;
+}
 
-    bool const ascending = order == "asc";
+// Keyset pagination over ids sorted ascending: `after`/`before` name an id (which need not exist
+// any more), the page holds the `limit` items next to it in the chosen order.
+PageSlice paginate(std::vector<std::string const*> list, Paging p)
+{
+    bool const ascending = p.order == "asc";
     if (!ascending)
         std::reverse(list.begin(), list.end());
-    if (order == "normal") // legacy: cursor directions swapped
-        std::swap(after, before);
+    if (p.order == "normal") // legacy: cursor directions swapped
+        std::swap(p.after, p.before);
     // "x sorts strictly after c" in the chosen order
     auto const sorts_after = [ascending](std::string const& x, std::string const& c) {
         return ascending ? x > c : x < c;
@@ -131,27 +143,26 @@ std::variant<PageSlice, FakeResponse> paginate(std::vector<std::string const*> l
 
     std::size_t lo = 0, hi = 0;
     std::size_t const n = list.size();
-    auto const lim = static_cast<std::size_t>(limit);
-    if (after) {
+    if (p.after) {
         lo = static_cast<std::size_t>(
             std::find_if(list.begin(), list.end(),
-                         [&](auto const* x) { return sorts_after(*x, *after); }) -
+                         [&](auto const* x) { return sorts_after(*x, *p.after); }) -
             list.begin());
-        hi = std::min(n, lo + lim);
-    } else if (before) {
+        hi = std::min(n, lo + p.limit);
+    } else if (p.before) {
         hi = static_cast<std::size_t>(
             std::find_if(list.begin(), list.end(),
-                         [&](auto const* x) { return !sorts_after(*before, *x); }) -
+                         [&](auto const* x) { return !sorts_after(*p.before, *x); }) -
             list.begin());
-        lo = hi > lim ? hi - lim : 0;
+        lo = hi > p.limit ? hi - p.limit : 0;
     } else {
-        hi = std::min(n, lim);
+        hi = std::min(n, p.limit);
     }
     PageSlice slice;
     slice.ids.assign(list.begin() + static_cast<std::ptrdiff_t>(lo),
                      list.begin() + static_cast<std::ptrdiff_t>(hi));
     if (!slice.ids.empty()) {
-        if (order == "normal") {
+        if (p.order == "normal") {
             if (hi < n)
                 slice.before = *slice.ids.back(); // toward older items
             if (lo > 0)
@@ -164,6 +175,33 @@ std::variant<PageSlice, FakeResponse> paginate(std::vector<std::string const*> l
         }
     }
     return slice;
+}
+
+std::vector<std::string const*> pointers(std::set<std::string> const& s);
+
+// The same over a sorted set, without copying it: what a listing of a million users needs.
+// `before` and `normal` (rare, tests only) take the general path.
+PageSlice paginate(std::set<std::string> const& ids, Paging const& p)
+{
+    if (p.before || (p.order != "asc" && p.order != "desc"))
+        return paginate(pointers(ids), p);
+    auto const take = [&](auto first, auto last, auto begin) {
+        PageSlice slice;
+        for (auto it = first; it != last && slice.ids.size() < p.limit; ++it)
+            slice.ids.push_back(&*it);
+        if (slice.ids.empty())
+            return slice;
+        if (std::next(first, static_cast<std::ptrdiff_t>(slice.ids.size())) != last)
+            slice.after = *slice.ids.back();
+        if (first != begin)
+            slice.before = *slice.ids.front();
+        return slice;
+    };
+    if (p.order == "asc")
+        return take(p.after ? ids.upper_bound(*p.after) : ids.begin(), ids.end(), ids.begin());
+    auto const from =
+        p.after ? std::make_reverse_iterator(ids.lower_bound(*p.after)) : ids.rbegin();
+    return take(from, ids.rend(), ids.rbegin());
 }
 
 std::vector<std::string const*> pointers(std::set<std::string> const& s)
@@ -190,19 +228,13 @@ FakeApi::FakeApi(Dataset dataset, FakeOptions options)
 {
 }
 
-bool FakeApi::take(Bucket& b, double rate, double burst, FakeResponse& out)
+bool FakeApi::admit(Window& window, int per_second, FakeResponse& out)
 {
     auto const now = std::chrono::steady_clock::now();
-    if (!b.started) {
-        b.tokens = burst;
-        b.started = true;
-    } else {
-        std::chrono::duration<double> const dt = now - b.last;
-        b.tokens = std::min(burst, b.tokens + dt.count() * rate);
-    }
-    b.last = now;
-    if (b.tokens >= 1.0) {
-        b.tokens -= 1.0;
+    while (!window.empty() && window.front() <= now - std::chrono::seconds(1))
+        window.pop_front();
+    if (static_cast<int>(window.size()) < per_second) {
+        window.push_back(now);
         return true;
     }
     ++stats_.throttled;
@@ -373,8 +405,7 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
         return json_response(401, {{"message", "Unauthorized"}});
 
     FakeResponse limited;
-    if (options_.rate_limit &&
-        !take(global_, options_.global_per_second, options_.global_burst, limited))
+    if (options_.rate_limit && !admit(global_, options_.global_per_second, limited))
         return limited;
 
     auto& ds = dataset_;
@@ -388,10 +419,10 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
                 (!search || d.name.find(*search) != std::string::npos) &&
                 (!domain || d.domain == *domain))
                 ids.push_back(&did);
-        auto page = paginate(std::move(ids), q, "directory_");
-        if (auto* err = std::get_if<FakeResponse>(&page))
+        auto paging = read_paging(q, "directory_");
+        if (auto* err = std::get_if<FakeResponse>(&paging))
             return *err;
-        auto const& slice = std::get<PageSlice>(page);
+        auto const slice = paginate(std::move(ids), std::get<Paging>(paging));
         json::array data;
         for (auto const* i : slice.ids)
             data.push_back(ds.directory_json(ds.directories().at(*i)));
@@ -433,20 +464,26 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
                 pacing_dir = g->second.directory_id;
             ids = &ds.members_of_group(*group);
         }
+        if (!pacing_dir.empty())
+            ++stats_.directory_users_by_directory[pacing_dir];
         if (options_.rate_limit && !pacing_dir.empty() &&
-            !take(per_directory_[pacing_dir], options_.directory_users_per_second,
-                  options_.directory_users_burst, limited))
+            !admit(per_directory_[pacing_dir], options_.directory_users_per_second, limited))
             return limited;
-        std::vector<std::string const*> list;
-        for (auto const& uid : *ids) {
-            auto const& u = ds.users().at(uid);
-            if ((!idp || u.idp_id == *idp) && (!email || u.email == *email))
-                list.push_back(&uid);
-        }
-        auto page = paginate(std::move(list), q, "directory_user_");
-        if (auto* err = std::get_if<FakeResponse>(&page))
+        auto paging = read_paging(q, "directory_user_");
+        if (auto* err = std::get_if<FakeResponse>(&paging))
             return *err;
-        auto const& slice = std::get<PageSlice>(page);
+        PageSlice slice;
+        if (idp || email) {
+            std::vector<std::string const*> list;
+            for (auto const& uid : *ids) {
+                auto const& u = ds.users().at(uid);
+                if ((!idp || u.idp_id == *idp) && (!email || u.email == *email))
+                    list.push_back(&uid);
+            }
+            slice = paginate(std::move(list), std::get<Paging>(paging));
+        } else {
+            slice = paginate(*ids, std::get<Paging>(paging));
+        }
         json::array data;
         // Embedded groups are empty on ?group= lists, and always in new environments.
         bool const embed = !options_.empty_embedded_groups && !group;
@@ -467,10 +504,10 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
             return validation_error({{"directory", "Provide either directory or user."},
                                      {"user", "Provide either directory or user."}});
         auto const& ids = dir ? ds.groups_of_directory(*dir) : ds.groups_of_user(*user);
-        auto page = paginate(pointers(ids), q, "directory_group_");
-        if (auto* err = std::get_if<FakeResponse>(&page))
+        auto paging = read_paging(q, "directory_group_");
+        if (auto* err = std::get_if<FakeResponse>(&paging))
             return *err;
-        auto const& slice = std::get<PageSlice>(page);
+        auto const slice = paginate(ids, std::get<Paging>(paging));
         json::array data;
         for (auto const* i : slice.ids)
             data.push_back(ds.group_json(ds.groups().at(*i)));
@@ -549,28 +586,42 @@ FakeResponse FakeApi::list_events(std::multimap<std::string, std::string> const&
     auto const range_end = parse_time(param(q, "range_end"));
     auto const org = param(q, "organization_id");
 
+    bool const newest_first = options_.events_order == FakeOptions::EventsOrder::honor &&
+                              param(q, "order").value_or("desc") != "asc";
     json::array data;
     auto const& all = dataset_.events();
-    std::size_t i = 0;
-    if (after)
-        i = static_cast<std::size_t>(
-            std::upper_bound(all.begin(), all.end(), *after,
-                             [](std::string const& a, EventRecord const& e) { return a < e.id; }) -
-            all.begin());
     std::optional<std::string> last;
     bool more = false;
-    for (; i < all.size(); ++i) {
-        auto const& e = all[i];
-        if (e.created_ms < oldest || !types.count(e.type) ||
-            (range_start && e.created_ms < *range_start) ||
-            (range_end && e.created_ms > *range_end) || (org && e.organization_id != *org))
-            continue;
+    auto const wanted = [&](EventRecord const& e) {
+        return e.created_ms >= oldest && types.count(e.type) &&
+               (!range_start || e.created_ms >= *range_start) &&
+               (!range_end || e.created_ms <= *range_end) && (!org || e.organization_id == *org);
+    };
+    auto const take = [&](EventRecord const& e) {
+        if (!wanted(e))
+            return true;
         if (static_cast<int>(data.size()) == limit) {
             more = true;
-            break;
+            return false;
         }
         data.push_back(dataset_.event_json(e));
         last = e.id;
+        return true;
+    };
+    auto const by_id = [](EventRecord const& e, std::string const& id) { return e.id < id; };
+    if (newest_first) {
+        // `after` names the event the page comes after in this order: older ones
+        auto end = after ? std::lower_bound(all.begin(), all.end(), *after, by_id) : all.end();
+        for (auto it = std::make_reverse_iterator(end); it != all.rend() && take(*it); ++it) {
+        }
+    } else {
+        auto begin = after ? std::upper_bound(all.begin(), all.end(), *after,
+                                              [](std::string const& a, EventRecord const& e) {
+                                                  return a < e.id;
+                                              })
+                           : all.begin();
+        for (auto it = begin; it != all.end() && take(*it); ++it) {
+        }
     }
     json::value next = nullptr;
     if (last && (more || options_.events_after_always_last_id))

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -67,11 +68,11 @@ struct FaultRule {
 
 struct FakeOptions {
     std::string api_key = "sk_test_fake_key_0123456789";
+    // WorkOS's published limits, as sliding one-second windows: at most this many requests in
+    // any second, per directory on /directory_users and over all endpoints (6,000 per 60 s).
     bool rate_limit = true;
-    double directory_users_per_second = 4.0; // per directory, on /directory_users
-    double directory_users_burst = 4.0;
-    double global_per_second = 100.0; // 6,000 per 60 s
-    double global_burst = 100.0;
+    int directory_users_per_second = 4;
+    int global_per_second = 100;
     bool ratelimit_bare_string_body = false; // 429 body "Ratelimited"
     bool omit_retry_after = false;
     bool empty_embedded_groups = false; // post-May-2026 environments: groups: [] always
@@ -80,12 +81,19 @@ struct FakeOptions {
     std::chrono::milliseconds event_retention{std::chrono::hours(24 * 30)};
     bool expired_cursor_empty_page = false;
     bool events_after_always_last_id = false; // list_metadata.after even on the last page
+    // /events pages oldest-first whatever `order` says (what the live service has been seen to
+    // do), or honours `order` with the documented default, newest first (as WorkOS's own
+    // emulator does): a client that sends no order then parks its cursor on the oldest event.
+    enum class EventsOrder { oldest_first, honor };
+    EventsOrder events_order = EventsOrder::oldest_first;
     std::vector<FaultRule> faults;
 };
 
 struct FakeStats {
     std::map<std::string, std::uint64_t> requests; // by route, e.g. "GET /directory_users"
-    std::uint64_t throttled = 0;                   // 429s sent
+    // GET /directory_users by the directory whose limit it counts against
+    std::map<std::string, std::uint64_t> directory_users_by_directory;
+    std::uint64_t throttled = 0; // 429s sent
     // Retries of a refused request (same target) that came before the Retry-After we gave had
     // passed. (Other requests already in flight when a 429 went out cannot know of it.)
     std::uint64_t early_retries = 0;
@@ -105,13 +113,10 @@ public:
     void reset_stats() { stats_ = {}; }
 
 private:
-    struct Bucket {
-        double tokens = 0;
-        std::chrono::steady_clock::time_point last{};
-        bool started = false;
-    };
-    // Takes a token from the bucket; false (and a 429 in `out`) when there is none.
-    bool take(Bucket& bucket, double rate, double burst, FakeResponse& out);
+    // The times of the requests admitted in the last second.
+    using Window = std::deque<std::chrono::steady_clock::time_point>;
+    // Admits a request under `per_second`; false (and a 429 in `out`) when the window is full.
+    bool admit(Window& window, int per_second, FakeResponse& out);
 
     FakeResponse route(FakeRequest const& request, std::string const& path,
                        std::multimap<std::string, std::string> const& query);
@@ -123,8 +128,8 @@ private:
     Dataset dataset_;
     FakeOptions options_;
     FakeStats stats_;
-    Bucket global_;
-    std::map<std::string, Bucket> per_directory_;
+    Window global_;
+    std::map<std::string, Window> per_directory_;
     std::uint64_t request_counter_ = 0;
     std::string current_target_;
     boost::json::array previous_page_; // for Fault::duplicate_page

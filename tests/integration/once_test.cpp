@@ -162,7 +162,6 @@ TEST_F(OnceTest, RateLimitedServerIsHonouredAndNeverHitEarly)
 {
     fake::FakeOptions options;
     options.global_per_second = 15; // tighter than dirsyncd's pace
-    options.global_burst = 5;
     start_fake({3, 2, 100, 8, 2}, options);
     auto config = write("c.toml", "global_requests_per_second = 200\n"
                                   "directory_users_requests_per_second = 200\n");

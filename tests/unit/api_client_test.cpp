@@ -20,7 +20,7 @@ class ApiClientTest : public ::testing::Test {
 protected:
     boost::asio::io_context ioc;
     test::ScriptedTransport transport;
-    RateLimiter limiter{ioc.get_executor(), RateLimits{1000, 1000, 1000, 1000}};
+    RateLimiter limiter{ioc.get_executor(), RateLimits{1000, 1000}};
     test::CapturedLog log;
     RetryPolicy retry{3, 1ms, 4ms, 60000ms};
     ApiClient api{

@@ -47,7 +47,7 @@ protected:
     boost::asio::io_context ioc;
     fake::FakeApi fake{fake::Dataset::generate({11, 3, 150, 12, 3}), unlimited()};
     test::FakeApiTransport fake_transport{fake};
-    api::RateLimiter limiter{ioc.get_executor(), RateLimits{10000, 10000, 10000, 10000}};
+    api::RateLimiter limiter{ioc.get_executor(), RateLimits{10000, 10000}};
     test::CapturedLog log;
     std::unique_ptr<store::Database> db = store::open_database(":memory:");
     std::unique_ptr<store::MirrorStore> store_ = std::make_unique<store::MirrorStore>(*db);

@@ -127,7 +127,6 @@ TEST_F(FakeApiTest, RateLimitAnswers429WithRetryAfterAndCountsEarlyRetries)
 {
     api.options().rate_limit = true;
     api.options().directory_users_per_second = 1;
-    api.options().directory_users_burst = 1;
     auto const dir = first_directory();
     auto const target = "/directory_users?directory=" + dir;
     EXPECT_EQ(get(target).status, 200u);

@@ -2,41 +2,82 @@
 
 #include <gtest/gtest.h>
 
-using dirsync::api::TokenBucket;
-using Clock = TokenBucket::Clock;
+using dirsync::api::SlidingWindow;
+using Clock = SlidingWindow::Clock;
 using namespace std::chrono_literals;
 
-TEST(TokenBucket, BurstIsFreeThenPacedAtTheRate)
+TEST(SlidingWindow, TheFullRateAtOnceThenASlotAWindowAfterEachAnswer)
 {
-    TokenBucket b(4.0, 2.0);
-    Clock::time_point t{};
-    EXPECT_EQ(b.reserve(t), Clock::duration::zero());
-    EXPECT_EQ(b.reserve(t), Clock::duration::zero());
-    // the third call in the same instant waits for one token: 250 ms at 4/s
-    EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(b.reserve(t)), 250ms);
-    // and the fourth queues behind it
-    EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(b.reserve(t)), 500ms);
+    SlidingWindow w(4.0);
+    EXPECT_EQ(w.capacity(), 4u);
+    EXPECT_EQ(w.window(), 1s);
+    Clock::time_point const t0 = Clock::now();
+    for (int i = 0; i < 4; ++i) {
+        ASSERT_TRUE(w.next_free());
+        EXPECT_LE(*w.next_free(), t0) << "four at once: a sliding window allows it";
+        w.take();
+    }
+    EXPECT_FALSE(w.next_free()) << "all four in flight";
+    w.release(t0 + 300ms); // the first answer: its slot is free a window later
+    w.release(t0 + 400ms);
+    EXPECT_EQ(w.next_free(), t0 + 1300ms);
+    w.take();
+    EXPECT_EQ(w.next_free(), t0 + 1400ms);
 }
 
-TEST(TokenBucket, RefillsWithTimeUpToTheBurst)
+TEST(SlidingWindow, AFractionalRateIsItsCeilingOverALongerWindow)
 {
-    TokenBucket b(2.0, 1.0);
-    Clock::time_point t{};
-    EXPECT_EQ(b.reserve(t), Clock::duration::zero());
-    EXPECT_EQ(b.reserve(t + 500ms), Clock::duration::zero());
-    // a long idle period refills only up to the burst of one
-    EXPECT_EQ(b.reserve(t + 10s), Clock::duration::zero());
-    EXPECT_GT(b.reserve(t + 10s), Clock::duration::zero());
+    SlidingWindow w(3.5);
+    EXPECT_EQ(w.capacity(), 4u);
+    EXPECT_NEAR(std::chrono::duration<double>(w.window()).count(), 4 / 3.5, 1e-9);
+    SlidingWindow slow(0.5);
+    EXPECT_EQ(slow.capacity(), 1u);
+    EXPECT_EQ(slow.window(), 2s);
 }
 
-TEST(TokenBucket, SustainedRateNeverExceedsTheLimit)
+TEST(SlidingWindow, NoWindowEverSeesMoreThanTheRateWhateverTheLatency)
 {
-    // 1000 back-to-back callers that each wait their turn: the n-th may start at n/rate.
-    TokenBucket b(3.5, 1.0);
-    Clock::time_point t{};
-    Clock::duration last{};
-    for (int i = 0; i < 1000; ++i)
-        last = b.reserve(t);
-    double const seconds = std::chrono::duration<double>(last).count();
-    EXPECT_NEAR(seconds, 999 / 3.5, 1e-6);
+    // Requests sent as soon as a slot frees, answered after a latency that varies a lot: the
+    // server sees each one at some instant between sending and answer. Count, for each arrival,
+    // the arrivals in the second before it.
+    SlidingWindow w(4.0);
+    Clock::time_point now{};
+    std::vector<std::pair<Clock::time_point, Clock::time_point>> in_flight; // (sent, answered)
+    std::vector<Clock::time_point> arrivals;
+    std::uint64_t seed = 7;
+    for (int sent = 0; sent < 400;) {
+        // answer whatever is due, in answer order
+        std::sort(in_flight.begin(), in_flight.end(),
+                  [](auto const& a, auto const& b) { return a.second < b.second; });
+        auto const free = w.next_free();
+        if (free && *free <= now) {
+            w.take();
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            auto const latency = std::chrono::milliseconds(5 + (seed >> 33) % 400);
+            auto const arrival = now + latency * static_cast<int>((seed >> 20) % 100) / 100;
+            in_flight.push_back({now, now + latency});
+            arrivals.push_back(arrival);
+            ++sent;
+            continue;
+        }
+        // the next moment something happens: a slot frees, or an answer comes
+        auto next = free ? *free : Clock::time_point::max();
+        if (!in_flight.empty())
+            next = std::min(next, in_flight.front().second);
+        ASSERT_NE(next, Clock::time_point::max());
+        now = next;
+        while (!in_flight.empty() && in_flight.front().second <= now) {
+            w.release(in_flight.front().second);
+            in_flight.erase(in_flight.begin());
+        }
+    }
+    std::sort(arrivals.begin(), arrivals.end());
+    for (std::size_t i = 0; i < arrivals.size(); ++i) {
+        auto const first =
+            std::lower_bound(arrivals.begin(), arrivals.end(), arrivals[i] - 1s + 1ns);
+        EXPECT_LE(arrivals.begin() + static_cast<std::ptrdiff_t>(i) + 1 - first, 4)
+            << "more than 4 arrivals in the second before arrival " << i;
+    }
+    // and the pace is the rate, less only the latency each slot waits out
+    EXPECT_GT(400.0 / std::chrono::duration<double>(now.time_since_epoch()).count(), 2.5);
 }

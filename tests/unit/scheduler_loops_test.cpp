@@ -69,7 +69,7 @@ protected:
     boost::asio::io_context ioc;
     fake::FakeApi fake{fake::Dataset::generate({7, 2, 40, 6, 2}), unlimited()};
     Switchboard transport{fake};
-    api::RateLimiter limiter{ioc.get_executor(), RateLimits{1000, 1000, 1000, 1000}};
+    api::RateLimiter limiter{ioc.get_executor(), RateLimits{1000, 1000}};
     test::CapturedLog log;
     std::unique_ptr<store::Database> db = store::open_database(":memory:");
     store::MirrorStore mirror{*db};
