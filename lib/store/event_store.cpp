@@ -90,7 +90,6 @@ enum class Route {
 EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
                                        ScopeFilter const& in_scope, std::string const& now)
 {
-    EventPageResult result;
     std::vector<std::pair<Route, Target>> routes(items.size(), {Route::out_of_scope, Target::none});
     for (std::size_t i = 0; i < items.size(); ++i) {
         auto const* ev = std::get_if<Event>(&items[i]);
@@ -109,89 +108,154 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
         else
             route = Route::apply;
     }
+    auto const staged = [&routes](std::size_t i) {
+        return routes[i].first == Route::apply && routes[i].second == Target::staging;
+    };
 
     // Events of a directory in its first full sync land in the staging file, committed before
     // the page: SQLite commits the mirror's file first, so written with the cursor they could be
     // lost to a crash between the two. Applied again after a crash, they change nothing.
-    bool const any_staged = std::any_of(routes.begin(), routes.end(), [](auto const& r) {
-        return r.first == Route::apply && r.second == Target::staging;
-    });
-    if (any_staged) {
-        sql::WriteTransaction tx(db_);
-        for (std::size_t i = 0; i < items.size(); ++i)
-            if (routes[i].first == Route::apply && routes[i].second == Target::staging)
-                apply_one(std::get<Event>(items[i]), Target::staging, now, result);
-        tx.commit();
+    EventPageResult result;
+    if (std::any_of(routes.begin(), routes.end(), [](auto const& r) {
+            return r.first == Route::apply && r.second == Target::staging;
+        })) {
+        result = in_transaction([&](Isolation isolation) {
+            EventPageResult staged_result;
+            for (std::size_t i = 0; i < items.size(); ++i)
+                if (staged(i))
+                    apply_one(std::get<Event>(items[i]), Target::staging, now, staged_result,
+                              isolation);
+            return staged_result;
+        });
     }
 
-    std::optional<std::string> cursor_created_at;
+    auto page = in_transaction([&](Isolation isolation) {
+        EventPageResult r;
+        std::optional<std::string> cursor_created_at;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (auto const* bad = std::get_if<RejectedEvent>(&items[i])) {
+                quarantine(db_, *bad, bad->reason, now);
+                ++r.quarantined;
+                r.notes.push_back("quarantined: " + bad->reason);
+                if (bad->id)
+                    r.cursor = bad->id;
+                continue;
+            }
+            auto const& ev = std::get<Event>(items[i]);
+            r.cursor = ev.id;
+            cursor_created_at = ev.created_at.text;
+            switch (routes[i].first) {
+            case Route::unknown_type:
+                ++r.unchanged;
+                r.notes.push_back(
+                    fmt::format("skipped event {} of unknown type {}", ev.id, ev.type));
+                break;
+            case Route::out_of_scope:
+                ++r.skipped;
+                break;
+            case Route::sync_directory:
+                // The directories table holds the REST form: the caller re-reads it in a full
+                // sync.
+                r.directories_to_sync.push_back(*ev.directory_id);
+                ++r.applied;
+                break;
+            case Route::not_mirrored:
+                if (ev.kind != EventKind::directory_deleted)
+                    r.directories_to_sync.push_back(*ev.directory_id);
+                ++r.skipped;
+                break;
+            case Route::apply:
+                if (!staged(i)) // those went first
+                    apply_one(ev, routes[i].second, now, r, isolation);
+                break;
+            }
+        }
+        if (r.cursor)
+            save_cursor(*r.cursor, cursor_created_at, now);
+        return r;
+    });
+    result.applied += page.applied;
+    result.unchanged += page.unchanged;
+    result.skipped += page.skipped;
+    result.quarantined += page.quarantined;
+    result.directories_to_sync = std::move(page.directories_to_sync);
+    result.notes.insert(result.notes.end(), page.notes.begin(), page.notes.end());
+    result.cursor = std::move(page.cursor);
+    return result;
+}
+
+namespace {
+
+// An event the database refused (a constraint it violates, a value too big): raised on the fast
+// path, where the page runs without a savepoint per event, to run the page again with them.
+struct PoisonEvent {};
+
+bool is_poison(SQLite::Exception const& e)
+{
+    // A busy or full database is not the event's fault, and must fail the page so that it is
+    // retried.
+    auto const code = e.getErrorCode();
+    return code == SQLITE_CONSTRAINT || code == SQLITE_MISMATCH || code == SQLITE_TOOBIG;
+}
+
+} // namespace
+
+template <class Body>
+EventPageResult EventStore::in_transaction(Body const& body)
+{
+    // A savepoint per event costs a copy of every page the event touches (the statement
+    // journal), a third of the applier's time. Poison events are rare: the page runs without
+    // them, and only a page that holds one runs again, each event in its own savepoint, so that
+    // the poison event alone is quarantined.
+    try {
+        sql::WriteTransaction tx(db_);
+        auto result = body(Isolation::page);
+        tx.commit();
+        return result;
+    } catch (PoisonEvent const&) {
+    } // the transaction is rolled back
     sql::WriteTransaction tx(db_);
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (auto const* bad = std::get_if<RejectedEvent>(&items[i])) {
-            quarantine(db_, *bad, bad->reason, now);
-            ++result.quarantined;
-            result.notes.push_back("quarantined: " + bad->reason);
-            if (bad->id)
-                result.cursor = bad->id;
-            continue;
-        }
-        auto const& ev = std::get<Event>(items[i]);
-        result.cursor = ev.id;
-        cursor_created_at = ev.created_at.text;
-        switch (routes[i].first) {
-        case Route::unknown_type:
-            ++result.unchanged;
-            result.notes.push_back(
-                fmt::format("skipped event {} of unknown type {}", ev.id, ev.type));
-            break;
-        case Route::out_of_scope:
-            ++result.skipped;
-            break;
-        case Route::sync_directory:
-            // The directories table holds the REST form: the caller re-reads it in a full sync.
-            result.directories_to_sync.push_back(*ev.directory_id);
-            ++result.applied;
-            break;
-        case Route::not_mirrored:
-            if (ev.kind != EventKind::directory_deleted)
-                result.directories_to_sync.push_back(*ev.directory_id);
-            ++result.skipped;
-            break;
-        case Route::apply:
-            if (routes[i].second != Target::staging) // those went first
-                apply_one(ev, routes[i].second, now, result);
-            break;
-        }
-    }
-    if (result.cursor) {
-        SQLite::Statement st(db_, "INSERT INTO event_stream (id, cursor, cursor_created_at, "
-                                  "range_start, updated_at) VALUES (1, :cursor, :created, NULL, "
-                                  ":now) ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, "
-                                  "cursor_created_at = COALESCE(excluded.cursor_created_at, "
-                                  "event_stream.cursor_created_at), updated_at = "
-                                  "excluded.updated_at");
-        st.bind(":cursor", *result.cursor);
-        bind_opt(st, ":created", cursor_created_at);
-        st.bind(":now", now);
-        st.exec();
-    }
+    auto result = body(Isolation::per_event);
     tx.commit();
     return result;
 }
 
-void EventStore::apply_one(Event const& ev, Target target, std::string const& now,
-                           EventPageResult& result)
+void EventStore::save_cursor(std::string const& cursor,
+                             std::optional<std::string> const& cursor_created_at,
+                             std::string const& now)
 {
+    SQLite::Statement st(db_, "INSERT INTO event_stream (id, cursor, cursor_created_at, "
+                              "range_start, updated_at) VALUES (1, :cursor, :created, NULL, "
+                              ":now) ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, "
+                              "cursor_created_at = COALESCE(excluded.cursor_created_at, "
+                              "event_stream.cursor_created_at), updated_at = "
+                              "excluded.updated_at");
+    st.bind(":cursor", cursor);
+    bind_opt(st, ":created", cursor_created_at);
+    st.bind(":now", now);
+    st.exec();
+}
+
+void EventStore::apply_one(Event const& ev, Target target, std::string const& now,
+                           EventPageResult& result, Isolation isolation)
+{
+    if (isolation == Isolation::page) {
+        try {
+            ++(applier_->apply(ev, target, now) ? result.applied : result.unchanged);
+        } catch (SQLite::Exception const& e) {
+            if (is_poison(e))
+                throw PoisonEvent{};
+            throw;
+        }
+        return;
+    }
     try {
         SQLite::Savepoint one(db_, "event");
         bool const changed = applier_->apply(ev, target, now);
         one.release();
         ++(changed ? result.applied : result.unchanged);
     } catch (SQLite::Exception const& e) {
-        // A constraint the event violates is a poison event; a busy or full database is not,
-        // and must fail the page so that it is retried.
-        auto const code = e.getErrorCode();
-        if (code != SQLITE_CONSTRAINT && code != SQLITE_MISMATCH && code != SQLITE_TOOBIG)
+        if (!is_poison(e))
             throw;
         RejectedEvent bad{ev.id, ev.type, fmt::format("cannot be applied: {}", e.what()), ""};
         quarantine(db_, bad, bad.reason, now);

@@ -69,8 +69,15 @@ public:
     std::int64_t quarantined_count();
 
 private:
+    // How a page's events are kept apart: all in the page's transaction (the fast path), or each
+    // in its own savepoint, so that a poison event can be quarantined alone.
+    enum class Isolation { page, per_event };
+    template <class Body>
+    EventPageResult in_transaction(Body const& body);
     void apply_one(Event const& ev, enum Target target, std::string const& now,
-                   EventPageResult& result);
+                   EventPageResult& result, Isolation isolation);
+    void save_cursor(std::string const& cursor, std::optional<std::string> const& created_at,
+                     std::string const& now);
 
     SQLite::Database& db_;
     std::unique_ptr<EventApplier> applier_;

@@ -60,7 +60,9 @@ std::optional<std::string> optional_text(SQLite::Statement& q, int column)
 
 void rearm(SQLite::Statement& st)
 {
-    st.reset();
+    // tryReset, not reset: reset() rethrows the error the last run ended with, and a statement
+    // that failed on a poison event must not fail the next event too.
+    st.tryReset();
     st.clearBindings();
 }
 

@@ -51,7 +51,8 @@ int run(SQLite::Database& db, std::string const& sql, Params const& params);
 void bind_opt(SQLite::Statement& st, char const* name, std::optional<std::string> const& v);
 // A nullable text column of the current row.
 std::optional<std::string> optional_text(SQLite::Statement& q, int column);
-// reset() keeps the bindings: clear them too before reuse.
+// Makes a prepared statement ready for its next run, whatever its last run ended with:
+// reset() keeps the bindings, so they are cleared too.
 void rearm(SQLite::Statement& st);
 
 std::int64_t count_where(SQLite::Database& db, char const* table, std::string const& dir);

@@ -167,6 +167,28 @@ TEST_F(EventStoreTest, PoisonEventIsQuarantinedAndTheCursorMovesOn)
     EXPECT_EQ(events.load_position()->cursor, good.id);
 }
 
+TEST_F(EventStoreTest, AnEventTheDatabaseRefusesIsQuarantinedAloneAndItsPageKept)
+{
+    // The page runs without a savepoint per event; the one that fails makes it run again with
+    // them, and only that event is left out.
+    db->exec("CREATE TEMP TRIGGER poison BEFORE INSERT ON users WHEN NEW.id = 'u_bad' BEGIN "
+             "SELECT RAISE(ABORT, 'refused'); END");
+    auto const before = changes();
+    auto const first = event("dsync.user.created", test::user("u_a", dir));
+    auto const bad = event("dsync.user.created", test::user("u_bad", dir));
+    auto const last = event("dsync.user.created", test::user("u_b", dir));
+    auto r = apply({first, bad, last});
+    EXPECT_EQ(r.applied, 2);
+    EXPECT_EQ(r.quarantined, 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id IN ('u_a', 'u_b')"), 2);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE id = 'u_bad'"), 0);
+    EXPECT_EQ(changes(), before + 2) << "the first attempt at the page left nothing behind";
+    EXPECT_EQ(count("SELECT COUNT(*) FROM quarantined_events WHERE event_id = '" + bad.id +
+                    "' AND reason LIKE '%refused%'"),
+              1);
+    EXPECT_EQ(events.load_position()->cursor, last.id);
+}
+
 TEST_F(EventStoreTest, TheCursorIsSavedWithThePageOrNotAtAll)
 {
     events.restart_stream("2026-01-01T00:00:00.000Z", now);
