@@ -16,6 +16,7 @@ lag      build/bench/dirsync-bench-lag with a 1 s poll: lag from a change upstre
 numbers it prints say nothing. Results go to stdout as Markdown, and with --out to FILE too.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -92,7 +93,8 @@ class Fake:
 def run_measured(args, env, log_path, strace_file=None):
     """Runs a command to its end; returns wall s, CPU s (user, sys), peak RSS in KiB."""
     if strace_file:
-        args = ["strace", "-f", "-qq", "-y", "-e", "trace=write,pwrite64,writev,pwritev",
+        # -ff: a file per thread, so that no call is split into "unfinished" and "resumed"
+        args = ["strace", "-ff", "-qq", "-y", "-e", "trace=write,pwrite64,writev,pwritev",
                 "-e", "signal=none", "-o", strace_file] + args
     with open(log_path, "w") as log:
         started = time.monotonic()
@@ -108,14 +110,16 @@ def run_measured(args, env, log_path, strace_file=None):
 
 
 def written_bytes(strace_file, db):
-    """Bytes written to each of the database's files, from an strace log."""
+    """Bytes written to each of the database's files, from strace's logs (one per thread)."""
     by_file = {}
-    call = re.compile(r"^\d+\s+(?:write|pwrite64|writev|pwritev)\(\d+<([^>]*)>.*\)\s+=\s+(\d+)$")
-    for line in open(strace_file, errors="replace"):
-        m = call.match(line.strip())
-        if m and m.group(1).startswith(db):
-            suffix = m.group(1)[len(db):] or "(main file)"
-            by_file[suffix] = by_file.get(suffix, 0) + int(m.group(2))
+    call = re.compile(r"^(?:write|pwrite64|writev|pwritev)\(\d+<([^>]*)>.*\)\s+=\s+(\d+)$")
+    for log in glob.glob(strace_file + ".*"):
+        for line in open(log, errors="replace"):
+            m = call.match(line.strip())
+            if m and m.group(1).startswith(db):
+                suffix = m.group(1)[len(db):] or "(main file)"
+                by_file[suffix] = by_file.get(suffix, 0) + int(m.group(2))
+        os.remove(log)
     return by_file
 
 
@@ -152,7 +156,6 @@ def dirsyncd_once(fake, work, db, config_text, label, strace=False):
                      {"WORKOS_API_KEY": API_KEY}, os.path.join(work, f"{label}.log"), trace)
     if trace:
         m["written"] = written_bytes(trace, db)
-        os.remove(trace)
     return m
 
 
@@ -195,33 +198,46 @@ def bench_compare(args, work):
     remove_db(db)
     runs = []
 
-    fake = Fake(work, data)
+    repeat = 1 if args.tiny else args.repeat
+
+    def median(runs):
+        return sorted(runs, key=lambda m: m["cpu"])[len(runs) // 2]
+
+    firsts, noops, peers = [], [], []
+    for _ in range(repeat):
+        remove_db(db)
+        fake = Fake(work, data)
+        m = dirsyncd_once(fake, work, db, UNPACED, "first")
+        m["stats"] = fake.stop()
+        m["facts"] = db_facts(db)
+        firsts.append(m)
+        fake = Fake(work, data)
+        m = dirsyncd_once(fake, work, db, UNPACED, "noop")
+        m["stats"] = fake.stop()
+        m["facts"] = db_facts(db)
+        noops.append(m)
+    first, noop = median(firsts), median(noops)
     say(f"dataset: {data['directories']} directories, {fake.bounds['users']:,} users, "
         f"{fake.bounds['groups']:,} groups, {fake.bounds['memberships']:,} memberships "
-        f"(skewed; users carry `groups: []`)")
+        f"(skewed; users carry `groups: []`); each run {repeat} times, the median by CPU shown")
     say()
-    first = dirsyncd_once(fake, work, db, UNPACED, "first")
-    first["stats"] = fake.stop()
-    first["facts"] = db_facts(db)
     runs.append(("dirsyncd --once, first sync", first))
-
-    fake = Fake(work, data)
-    noop = dirsyncd_once(fake, work, db, UNPACED, "noop")
-    noop["stats"] = fake.stop()
-    noop["facts"] = db_facts(db)
     runs.append(("dirsyncd --once, nothing changed", noop))
 
     peer = None
     if not args.no_peer:
         peer_copy = peer_dir(args, work)
         peer_db = os.path.join(work, "peer.db")
-        remove_db(peer_db)
-        fake = Fake(work, data)
-        peer = run_measured([os.path.join(peer_copy, "peer-dirsyncd"), "--api-url", fake.url,
-                             "--db", peer_db, "--ca-file", os.path.join(work, "certs", "ca.pem"),
-                             "--once", "--per-group"], {"WORKOS_API_KEY": API_KEY},
-                            os.path.join(work, "peer.log"))
-        peer["stats"] = fake.stop()
+        for _ in range(repeat):
+            remove_db(peer_db)
+            fake = Fake(work, data)
+            m = run_measured([os.path.join(peer_copy, "peer-dirsyncd"), "--api-url", fake.url,
+                              "--db", peer_db, "--ca-file", os.path.join(work, "certs", "ca.pem"),
+                              "--once", "--per-group"], {"WORKOS_API_KEY": API_KEY},
+                             os.path.join(work, "peer.log"))
+            m["stats"] = fake.stop()
+            peers.append(m)
+        peer = median(peers)
         con = sqlite3.connect(peer_db)
         peer_rows = sum(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                         for t in ("users", "groups", "memberships"))
@@ -349,6 +365,8 @@ def main():
     parser.add_argument("--tiny", action="store_true", help="seconds, not minutes (for CI)")
     parser.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "peers", "node-sdk"))
     parser.add_argument("--no-peer", action="store_true", help="leave the Node peer out")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each client in compare (the median by CPU is shown)")
     parser.add_argument("--out", help="also write the results (Markdown) here")
     args = parser.parse_args()
     for binary in (DIRSYNCD, FAKE):

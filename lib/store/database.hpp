@@ -38,6 +38,8 @@ struct DatabaseOptions {
     LockWaitReporter on_lock_wait{};
 };
 
+class Checkpointer;
+
 // A connection to the mirror with its busy handler, whose state (the timeout, the reporter, the
 // wait under way) lives exactly as long as the connection.
 class Database final : public SQLite::Database {
@@ -56,8 +58,14 @@ public:
         bool reported = false;
     };
 
+    // Moves WAL checkpoints to a thread of their own (checkpointer.hpp); file databases only.
+    void checkpoint_in_background(std::string const& path);
+    // How many checkpoints that thread has run.
+    int background_checkpoints() const;
+
 private:
     LockWait lock_wait_;
+    std::unique_ptr<Checkpointer> checkpointer_; // goes before the connection closes
 };
 
 // Creates the database file (empty, mode 0640 whatever the umask) when it does not exist yet, so
@@ -81,8 +89,8 @@ void limit_database_size(SQLite::Database& db, std::optional<std::int64_t> max_b
 std::string describe_database_error(SQLite::Exception const& e);
 
 // Returns free pages to the file system (incremental vacuum) when they are more than a twentieth
-// of the mirror, and always in the staging file: after a merge or a prune, so that the files keep
-// no more than they hold.
+// of the mirror, and in the staging file once no run is left in it: after a merge or a prune, so
+// that the files keep no more than they hold.
 void reclaim_free_pages(SQLite::Database& db);
 
 // The schema version this build writes (the number of the last migration).

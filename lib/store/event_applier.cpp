@@ -15,13 +15,13 @@ namespace {
 // An event's copy wins unless the stored one is newer or the same.
 std::string live_upsert(EntityTable const& t)
 {
-    return upsert(t.live, t.columns, values(t.columns), newer_and_different(t.live));
+    return upsert(t.live, t.columns, values(t.columns), newer_and_different(t.live), t.keyed);
 }
 
 std::string staged_upsert(EntityTable const& t)
 {
     return upsert(fmt::format("staging.{}", t.staged).c_str(), t.columns, values(t.columns),
-                  newer_and_different(t.staged));
+                  newer_and_different(t.staged), t.keyed);
 }
 
 std::string member_changes(char const* column)
@@ -58,20 +58,24 @@ EventApplier::EventApplier(SQLite::Database& db)
     , remove_staged_member_(db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir "
                                 "AND group_id = :group AND user_id = :user")
     , live_users_{{db, live_upsert(users_table)},
+                  {db, rekey(users_table.live, users_table.keyed)},
                   {db, "SELECT 1 FROM users WHERE id = :id"},
                   {db, "DELETE FROM users WHERE id = :id"},
                   {db, "DELETE FROM memberships WHERE user_id = :id"}}
     , staged_users_{{db, staged_upsert(users_table)},
+                    {db, rekey("staging.staged_users", users_table.keyed)},
                     {db, "SELECT 1 FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND "
                          "user_id = :id"}}
     , live_groups_{{db, live_upsert(groups_table)},
+                   {db, rekey(groups_table.live, groups_table.keyed)},
                    {db, "SELECT 1 FROM groups WHERE id = :id"},
                    {db, "DELETE FROM groups WHERE id = :id"},
                    {db, "DELETE FROM memberships WHERE group_id = :id"}}
     , staged_groups_{
           {db, staged_upsert(groups_table)},
+          {db, rekey("staging.staged_groups", groups_table.keyed)},
           {db, "SELECT 1 FROM staging.staged_groups WHERE id = :id"},
           {db, "DELETE FROM staging.staged_groups WHERE id = :id"},
           {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND group_id = :id"}}
@@ -140,6 +144,9 @@ bool EventApplier::upsert(TableStatements& t, char const* entity, Target target,
     bind_entity(t.upsert, item);
     if (t.upsert.exec() == 0)
         return false;
+    rearm(t.rekey);
+    bind_entity(t.rekey, item);
+    t.rekey.exec();
     touched(target, item.directory_id, entity, item.id);
     if (target != Target::staging)
         changes_.record(now, item.directory_id, entity, item.id, "upsert");

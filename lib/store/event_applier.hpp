@@ -29,7 +29,7 @@ public:
 private:
     // The statements of one entity table, live or staged.
     struct TableStatements {
-        SQLite::Statement upsert, exists, remove_row, remove_members;
+        SQLite::Statement upsert, rekey, exists, remove_row, remove_members;
     };
     template <class T>
     bool upsert(TableStatements& t, char const* entity, Target target, T const& item,

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <sqlite3.h>
 
 namespace dirsync::store {
@@ -91,6 +92,13 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
                                        ScopeFilter const& in_scope, std::string const& now)
 {
     std::vector<std::pair<Route, Target>> routes(items.size(), {Route::out_of_scope, Target::none});
+    std::map<std::string, Target, std::less<>> targets; // a page is mostly one directory's
+    auto const target_of = [&](std::string const& directory_id) {
+        auto it = targets.find(directory_id);
+        if (it == targets.end())
+            it = targets.emplace(directory_id, applier_->target_of(directory_id)).first;
+        return it->second;
+    };
     for (std::size_t i = 0; i < items.size(); ++i) {
         auto const* ev = std::get_if<Event>(&items[i]);
         if (ev == nullptr)
@@ -103,7 +111,7 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
         else if (ev->kind == EventKind::directory_activated ||
                  ev->kind == EventKind::directory_deactivated)
             route = Route::sync_directory;
-        else if ((target = applier_->target_of(*ev->directory_id)) == Target::none)
+        else if ((target = target_of(*ev->directory_id)) == Target::none)
             route = Route::not_mirrored;
         else
             route = Route::apply;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 
 namespace dirsync::store::sql {
@@ -24,16 +25,29 @@ std::string values(std::vector<char const*> const& columns)
 }
 
 std::string upsert(char const* table, std::vector<char const*> const& columns,
-                   std::string const& source, std::string const& condition)
+                   std::string const& source, std::string const& condition,
+                   std::vector<char const*> const& leave_out)
 {
     std::string set;
     for (auto const* c : columns) {
-        if (std::string_view(c) == "id")
+        if (std::string_view(c) == "id" ||
+            std::any_of(leave_out.begin(), leave_out.end(),
+                        [c](char const* l) { return std::string_view(c) == l; }))
             continue;
         set += fmt::format("{0}{1} = excluded.{1}", set.empty() ? "" : ", ", c);
     }
     return fmt::format("INSERT INTO {} ({}) {} ON CONFLICT (id) DO UPDATE SET {} WHERE {}", table,
                        column_list(columns, ""), source, set, condition);
+}
+
+std::string rekey(char const* table, std::vector<char const*> const& keyed)
+{
+    std::string set, differs;
+    for (auto const* c : keyed) {
+        set += fmt::format("{0}{1} = :{1}", set.empty() ? "" : ", ", c);
+        differs += fmt::format("{0}{1} IS NOT :{1}", differs.empty() ? "" : " OR ", c);
+    }
+    return fmt::format("UPDATE {} SET {} WHERE id = :id AND ({})", table, set, differs);
 }
 
 std::string newer_and_different(char const* table)

@@ -15,7 +15,11 @@ std::string column_list(std::vector<char const*> const& cols, char const* prefix
 // INSERT INTO `table` (columns) `source` ON CONFLICT (id) DO UPDATE SET <every column but id>
 // WHERE `condition`. `source` is "VALUES (...)" or a SELECT yielding the columns in order.
 std::string upsert(char const* table, std::vector<char const*> const& columns,
-                   std::string const& source, std::string const& condition);
+                   std::string const& source, std::string const& condition,
+                   std::vector<char const*> const& leave_out = {});
+// Sets the `keyed` columns of row :id to the bound values, where they differ (the part of an
+// upsert that left them out).
+std::string rekey(char const* table, std::vector<char const*> const& keyed);
 // VALUES (:a, :b, ...) for `columns`.
 std::string values(std::vector<char const*> const& columns);
 

@@ -13,13 +13,15 @@ EntityTable const users_table{"users",
                               "user",
                               {"id", "directory_id", "organization_id", "idp_id", "email",
                                "first_name", "last_name", "state", "role", "raw_json",
-                               "updated_at_us"}};
+                               "updated_at_us"},
+                              {"directory_id", "organization_id", "email"}};
 
 EntityTable const groups_table{
     "groups",
     "staged_groups",
     "group",
-    {"id", "directory_id", "organization_id", "idp_id", "name", "raw_json", "updated_at_us"}};
+    {"id", "directory_id", "organization_id", "idp_id", "name", "raw_json", "updated_at_us"},
+    {"directory_id", "name"}};
 
 void bind_named(SQLite::Statement& st, Params const& p)
 {

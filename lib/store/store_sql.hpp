@@ -34,6 +34,10 @@ struct EntityTable {
     char const* staged;
     char const* entity;               // value of changes.entity
     std::vector<char const*> columns; // stored in the live table and in its staging twin
+    // Of those, the ones an index covers besides id. An update that sets one rewrites its index
+    // entries even when the value is the same, so event upserts leave them to `rekey` (they
+    // seldom change: a user's email, a group's name).
+    std::vector<char const*> keyed;
 };
 extern EntityTable const users_table;
 extern EntityTable const groups_table;

@@ -73,6 +73,22 @@ TEST_F(EventStoreTest, UserCreatedUpdatedDeleted)
               "user delete");
 }
 
+TEST_F(EventStoreTest, AnUpdateChangesTheIndexedColumnsToo)
+{
+    // first name and email change together in the builder; the email is set apart (rekey)
+    apply({event("dsync.user.updated", test::user("u1", dir, "Zoe", 5))});
+    EXPECT_EQ(one("SELECT email FROM users WHERE id = 'u1'"), "Zoe@example.com");
+    EXPECT_EQ(one("SELECT id FROM users WHERE email = 'zoe@example.com' COLLATE NOCASE"), "u1");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM users WHERE email = 'Ana@example.com'"), 0);
+    auto g = test::group("g1", dir, "Platform", 5);
+    apply({event("dsync.group.updated", g)});
+    EXPECT_EQ(one("SELECT name FROM groups WHERE id = 'g1'"), "Platform");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM groups WHERE directory_id = '" + dir +
+                    "' AND name = 'Platform'"),
+              1);
+    EXPECT_EQ(db->execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
 TEST_F(EventStoreTest, AppliedTwiceChangesNothingTheSecondTime)
 {
     auto const e = event("dsync.user.updated", test::user("u1", dir, "Ann", 5));

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string_view>
+
 using namespace dirsync::store::sql;
 
 TEST(MergeSql, OneUpsertBuilderForEveryUpsert)
@@ -14,6 +17,24 @@ TEST(MergeSql, OneUpsertBuilderForEveryUpsert)
               "DO UPDATE SET name = excluded.name, raw_json = excluded.raw_json WHERE c");
     EXPECT_EQ(newer_and_different("t"), "t.raw_json IS NOT excluded.raw_json AND "
                                         "excluded.updated_at_us >= t.updated_at_us");
+}
+
+TEST(MergeSql, KeyedColumnsAreSetOnlyWhenTheyDiffer)
+{
+    // An upsert that sets an indexed column rewrites its index entries even for the same value:
+    // event upserts leave those columns to a rekey that runs only where they differ.
+    std::vector<char const*> const cols{"id", "email", "raw_json"};
+    EXPECT_EQ(upsert("t", cols, values(cols), "c", {"email"}),
+              "INSERT INTO t (id, email, raw_json) VALUES (:id, :email, :raw_json) ON CONFLICT "
+              "(id) DO UPDATE SET raw_json = excluded.raw_json WHERE c");
+    EXPECT_EQ(rekey("t", {"email", "name"}),
+              "UPDATE t SET email = :email, name = :name WHERE id = :id AND (email IS NOT :email "
+              "OR name IS NOT :name)");
+    for (auto const* c : users_table.keyed)
+        EXPECT_NE(std::find_if(users_table.columns.begin(), users_table.columns.end(),
+                               [c](char const* col) { return std::string_view(col) == c; }),
+                  users_table.columns.end())
+            << c << " is a stored column";
 }
 
 TEST(MergeSql, EachStepAppliesExactlyWhatItRecorded)
