@@ -306,7 +306,8 @@ def bench_limits(args, work):
     b = fake.bounds
     bound = stats["bound_of_requests_seconds"]
     log = open(os.path.join(work, "limited.log")).read()
-    chosen = ", ".join(sorted(set(re.findall(r"auto chose \S+ for \S+", log)))) or "(none logged)"
+    chosen = ", ".join(f"{d[-6:]} {how}" for d, how in re.findall(
+        r"directory (\S+): membership_source auto chose (\S+)", log)) or "(none logged)"
     say("| wall | bound of its requests | best mix of strategies | all per group | requests | "
         "429s | wall / bound | wall / best mix |")
     say("|---|---|---|---|---|---|---|---|")

@@ -74,12 +74,23 @@ void RateLimiter::released()
         w->cancel();
 }
 
-asio::awaitable<void> RateLimiter::wait_for(SlidingWindow& window)
+asio::awaitable<void> RateLimiter::wait_for(SlidingWindow& window, Priority priority)
 {
+    bool const first = priority == Priority::first;
+    if (first)
+        ++first_waiting_;
+    struct Done { // counts this request out of the waiting ones, however it leaves
+        int* count;
+        ~Done()
+        {
+            if (count)
+                --*count;
+        }
+    } done{first ? &first_waiting_ : nullptr};
     for (;;) {
         auto const free = window.next_free();
         auto const now = Clock::now();
-        if (free && *free <= now) {
+        if (free && *free <= now && (first || first_waiting_ == 0)) {
             window.take();
             co_return;
         }
@@ -105,10 +116,10 @@ asio::awaitable<RateLimiter::Permit> RateLimiter::acquire(std::string directory_
                               std::make_unique<SlidingWindow>(limits_.directory_users_per_second))
                      .first;
         permit.directory_ = it->second.get();
-        co_await wait_for(*permit.directory_);
+        co_await wait_for(*permit.directory_, Priority::normal);
     }
     try {
-        co_await wait_for(global_);
+        co_await wait_for(global_, permit.directory_ ? Priority::first : Priority::normal);
     } catch (...) {
         if (permit.directory_) { // give the directory's slot back
             permit.directory_->release(Clock::now());

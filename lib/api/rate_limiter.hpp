@@ -65,13 +65,17 @@ public:
 
     // Waits for a slot of the global window and, when `directory_id` is not empty, of that
     // directory's /directory_users window (that one first: a request waiting for its directory
-    // holds no global slot).
+    // holds no global slot). A request with a directory slot goes before those without in the
+    // global window: its directory's pace is the scarce one (4/s against 100/s), and a global
+    // slot it waits for would leave its directory slot idle; requests on the global budget only
+    // take the slots it leaves.
     boost::asio::awaitable<Permit> acquire(std::string directory_id);
 
     RateLimits const& limits() const { return limits_; }
 
 private:
-    boost::asio::awaitable<void> wait_for(SlidingWindow& window);
+    enum class Priority { normal, first };
+    boost::asio::awaitable<void> wait_for(SlidingWindow& window, Priority priority);
     void released();
 
     boost::asio::any_io_executor ex_;
@@ -79,6 +83,7 @@ private:
     SlidingWindow global_;
     std::map<std::string, std::unique_ptr<SlidingWindow>, std::less<>> per_directory_;
     std::list<boost::asio::steady_timer*> waiters_; // woken when a slot is given back
+    int first_waiting_ = 0; // Priority::first requests waiting for the global window
 };
 
 } // namespace dirsync::api

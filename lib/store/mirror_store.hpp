@@ -96,15 +96,24 @@ public:
     // are staged from them as well.
     void stage_groups(std::string const& directory_id, std::span<Group const> groups,
                       std::span<std::string const> kept_ids, Progress const& next);
+    // With `Owners::from_page` (per_user memberships listed while the users listing still
+    // runs), every user of the page becomes an owner of the membership phase in the same
+    // transaction: stream_owners first.
     enum class Embedded { ignore, stage };
+    enum class Owners { later, from_page };
     void stage_users(std::string const& directory_id, std::span<User const> users,
-                     std::span<std::string const> kept_ids, Embedded embedded,
-                     Progress const& next);
+                     std::span<std::string const> kept_ids, Embedded embedded, Progress const& next,
+                     Owners owners = Owners::later);
 
     // The membership phase: the owners are every group (per_group) or user (per_user) the
     // listings found. Each page of an owner's listing is compared with the mirror and saved with
     // the owner's position, so that several owners are listed at once and each resumes.
     void begin_memberships(std::string const& directory_id, MembershipSource strategy);
+    // The other way in: the owners come with the users pages (stage_users, Owners::from_page),
+    // so that a per_user directory lists memberships (on the global budget) while its users
+    // listing (on the per-directory one) still runs. Records the strategy; begin_memberships is
+    // then not called.
+    void stream_owners(std::string const& directory_id, MembershipSource strategy);
     std::vector<Owner> pending_owners(std::string const& directory_id,
                                       std::optional<std::string> const& after, int limit);
     void stage_members(std::string const& directory_id, MembershipSource strategy,

@@ -114,7 +114,7 @@ struct MirrorStore::Statements {
     EntitySql users, groups;
     MemberSql members_of_group, groups_of_user;
     SQLite::Statement live_pair, diff_add, diff_delete, diff_drop;
-    SQLite::Statement save_listing, owner_high, save_owner;
+    SQLite::Statement save_listing, owner_high, save_owner, add_owner;
 
     explicit Statements(SQLite::Database& db)
         : users(db, users_table)
@@ -136,6 +136,8 @@ struct MirrorStore::Statements {
                          ":owner")
         , save_owner(db, "UPDATE staging.owners SET cursor = :cursor, high_id = :high, done = "
                          ":done WHERE directory_id = :dir AND id = :owner")
+        , add_owner(db, "INSERT OR IGNORE INTO staging.owners (directory_id, id) VALUES (:dir, "
+                        ":owner)")
     {
     }
 
@@ -374,7 +376,7 @@ void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group 
 
 void MirrorStore::stage_users(std::string const& directory_id, std::span<User const> users,
                               std::span<std::string const> kept_ids, Embedded embedded,
-                              Progress const& next)
+                              Progress const& next, Owners owners)
 {
     sql::WriteTransaction tx(db_);
     auto const page = in_id_order(users, kept_ids);
@@ -385,6 +387,14 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
         for (auto const& u : users)
             st_->compare_members(directory_id, MembershipSource::per_user, u.id,
                                  u.embedded_group_ids, "", true);
+    if (owners == Owners::from_page)
+        for (auto const& listed : page) {
+            auto& a = st_->add_owner;
+            rearm(a);
+            a.bind(":dir", directory_id);
+            a.bind(":owner", *listed.id);
+            a.exec();
+        }
     auto& s = st_->save_listing;
     rearm(s);
     s.bind(":dir", directory_id);
@@ -420,6 +430,19 @@ void MirrorStore::begin_memberships(std::string const& directory_id, MembershipS
     phase.bind(":dir", directory_id);
     phase.bind(":strategy", to_string(strategy));
     phase.exec();
+    tx.commit();
+}
+
+void MirrorStore::stream_owners(std::string const& directory_id, MembershipSource strategy)
+{
+    sql::WriteTransaction tx(db_);
+    Params const p{.dir = directory_id};
+    run(db_, "DELETE FROM staging.owners WHERE directory_id = :dir", p);
+    SQLite::Statement st(db_, "UPDATE staging.runs SET strategy = :strategy WHERE directory_id = "
+                              ":dir");
+    st.bind(":dir", directory_id);
+    st.bind(":strategy", to_string(strategy));
+    st.exec();
     tx.commit();
 }
 

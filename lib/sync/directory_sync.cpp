@@ -6,6 +6,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 namespace dirsync::sync {
 namespace asio = boost::asio;
@@ -173,8 +176,10 @@ asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
     co_await run.walk<Group>(what, std::move(fetch), std::move(cursor), store_page);
 }
 
-asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
-                                  store::MirrorStore::Embedded embedded)
+asio::awaitable<void>
+stage_users(Run& run, std::optional<std::string> cursor, store::MirrorStore::Embedded embedded,
+            store::MirrorStore::Owners owners = store::MirrorStore::Owners::later,
+            std::function<void()> after_page = {})
 {
     run.phase = "users";
     auto& api = run.svc.api;
@@ -183,12 +188,14 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
     PageFetch<User> fetch = [&api, dir_id](std::optional<std::string> after) {
         return api.list_users(api::UserFilter::directory, dir_id, dir_id, std::move(after));
     };
-    auto store_page = [&run, &dir_id, &what, embedded](Page<User> const& page, auto const& kept,
-                                                       auto const& next) {
+    auto store_page = [&run, &dir_id, &what, embedded, owners,
+                       &after_page](Page<User> const& page, auto const& kept, auto const& next) {
         run.check_object_cap(what, page.items.size() + kept.size());
-        run.svc.store.stage_users(dir_id, page.items, kept, embedded,
-                                  next ? Progress{Phase::users, next}
-                                       : Progress{Phase::memberships});
+        run.svc.store.stage_users(
+            dir_id, page.items, kept, embedded,
+            next ? Progress{Phase::users, next} : Progress{Phase::memberships}, owners);
+        if (after_page)
+            after_page();
         run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
         if (embedded == store::MirrorStore::Embedded::stage)
             for (auto const& u : page.items)
@@ -198,33 +205,59 @@ asio::awaitable<void> stage_users(Run& run, std::optional<std::string> cursor,
 }
 
 // The owners whose memberships are still to be listed, handed out in id order to the walks of
-// one directory (one io_context thread: no lock).
+// one directory (one io_context thread: no lock). Owners can be added while the walks run (the
+// users pages of a streamed per_user run): `more` wakes the walks that found none, and a walk
+// that finds none once the supply is closed looks again from the start before it ends.
 class OwnerQueue {
 public:
-    OwnerQueue(store::MirrorStore& store, std::string directory_id)
-        : store_(store)
+    OwnerQueue(store::MirrorStore& store, std::string directory_id, asio::any_io_executor ex,
+               bool open)
+        : more(ex, asio::steady_timer::time_point::max())
+        , open_(open)
+        , store_(store)
         , directory_id_(std::move(directory_id))
     {
     }
     std::optional<store::Owner> next()
     {
-        if (buffer_.empty()) {
-            buffer_ = store_.pending_owners(directory_id_, last_, 256);
-            std::reverse(buffer_.begin(), buffer_.end());
+        if (buffer_.empty())
+            refill();
+        if (buffer_.empty() && !open_ && last_) { // from the start: an owner added out of order
+            last_.reset();
+            refill();
         }
         if (buffer_.empty())
             return std::nullopt;
         auto owner = std::move(buffer_.back());
         buffer_.pop_back();
         last_ = owner.id;
+        taken_.insert(owner.id);
         return owner;
     }
+    bool open() const { return open_; }
+    void added() { more.cancel(); } // wakes the walks waiting for owners
+    void close()
+    {
+        open_ = false;
+        more.cancel();
+    }
+    asio::steady_timer more; // never expires: cancel() is the signal
 
 private:
+    void refill()
+    {
+        for (auto& o : store_.pending_owners(directory_id_, last_, 256))
+            if (!taken_.contains(o.id))
+                buffer_.push_back(std::move(o));
+        std::reverse(buffer_.begin(), buffer_.end());
+    }
+
+    bool open_;
     store::MirrorStore& store_;
     std::string directory_id_;
     std::optional<std::string> last_;
     std::vector<store::Owner> buffer_;
+    std::set<std::string> taken_; // handed out in this run: walked, or being walked
 };
 
 // Lists the memberships of one owner from its stored position on.
@@ -253,8 +286,40 @@ asio::awaitable<void> list_owner(Run& run, MembershipSource strategy, store::Own
 
 asio::awaitable<void> owner_walks(Run& run, MembershipSource strategy, OwnerQueue& queue)
 {
-    while (auto owner = queue.next())
-        co_await list_owner(run, strategy, std::move(*owner));
+    for (;;) {
+        if (auto owner = queue.next()) {
+            co_await list_owner(run, strategy, std::move(*owner));
+            continue;
+        }
+        if (!queue.open())
+            break;
+        boost::system::error_code woken; // by the supply, or cancelled with the whole sync
+        co_await queue.more.async_wait(asio::redirect_error(asio::use_awaitable, woken));
+        auto const cancelled = (co_await asio::this_coro::cancellation_state).cancelled();
+        if (cancelled != asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted);
+    }
+}
+
+// Runs `first` (when given) and `n` owner walks at once; the first to fail cancels the others
+// and its error is the one thrown.
+asio::awaitable<void> run_walks(Run& run, MembershipSource strategy, OwnerQueue& queue,
+                                std::size_t n, std::optional<asio::awaitable<void>> first)
+{
+    auto ex = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
+    std::vector<Op> walks;
+    if (first)
+        walks.push_back(asio::co_spawn(ex, std::move(*first), asio::deferred));
+    for (std::size_t i = 0; i < n; ++i)
+        walks.push_back(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
+    auto [order, errors] =
+        co_await asio::experimental::make_parallel_group(std::move(walks))
+            .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+    // the walk that failed first says why; the others were cancelled because of it
+    for (auto i : order)
+        if (errors[i])
+            std::rethrow_exception(errors[i]);
 }
 
 // Lists the memberships of every group (or of every user) the listings found, several at once;
@@ -266,21 +331,38 @@ asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, boo
     auto const& dir_id = run.dir.id;
     if (!resumed)
         st.begin_memberships(dir_id, strategy);
-    OwnerQueue queue(st, dir_id);
+    OwnerQueue queue(st, dir_id, co_await asio::this_coro::executor, false);
     auto const n = strategy == MembershipSource::per_group ? walks_per_group_directory
                                                            : walks_per_user_directory;
-    auto ex = co_await asio::this_coro::executor;
-    using Op = decltype(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
-    std::vector<Op> walks;
-    for (std::size_t i = 0; i < n; ++i)
-        walks.push_back(asio::co_spawn(ex, owner_walks(run, strategy, queue), asio::deferred));
-    auto [order, errors] =
-        co_await asio::experimental::make_parallel_group(std::move(walks))
-            .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    // the walk that failed first says why; the others were cancelled because of it
-    for (auto i : order)
-        if (errors[i])
-            std::rethrow_exception(errors[i]);
+    co_await run_walks(run, strategy, queue, n, std::nullopt);
+    st.finish_memberships(dir_id);
+}
+
+asio::awaitable<void> list_users_as_owners(Run& run, std::optional<std::string> cursor,
+                                           OwnerQueue& queue)
+{
+    std::function<void()> added = [&queue] { queue.added(); };
+    co_await stage_users(run, std::move(cursor), store::MirrorStore::Embedded::ignore,
+                         store::MirrorStore::Owners::from_page, added);
+    run.phase = "memberships";
+    queue.close();
+}
+
+// per_user, streamed: the users listing (paced by the per-directory limit) and the walks of the
+// users it has listed so far (on the global budget only) at once, so that a large directory's
+// membership requests start with its first users page instead of after its last.
+asio::awaitable<void> stage_users_and_memberships(Run& run, std::optional<std::string> cursor,
+                                                  bool resumed)
+{
+    auto& st = run.svc.store;
+    auto const& dir_id = run.dir.id;
+    if (!resumed)
+        st.stream_owners(dir_id, MembershipSource::per_user);
+    run.phase = "users";
+    OwnerQueue queue(st, dir_id, co_await asio::this_coro::executor, true);
+    auto listing = list_users_as_owners(run, std::move(cursor), queue);
+    co_await run_walks(run, MembershipSource::per_user, queue, walks_per_user_directory,
+                       std::move(listing));
     st.finish_memberships(dir_id);
 }
 
@@ -397,6 +479,18 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
     if (progress.phase == Phase::groups) {
         co_await stage_groups(run, progress.cursor);
         progress = {Phase::users};
+    }
+    // A strategy known before the users are listed (configured, resumed, or the full sync's
+    // plan) lets a per_user run list memberships while it lists users.
+    // Streamed only from the first users page on: a run that staged users pages without owners
+    // (it started unplanned) lists its memberships after the users, as it began.
+    auto const known = strategy ? strategy : choice.planned;
+    bool const streaming = progress.phase == Phase::users && staging->strategy.has_value();
+    if (progress.phase == Phase::users && known == MembershipSource::per_user &&
+        (streaming || !progress.cursor)) {
+        result.strategy = MembershipSource::per_user;
+        co_await stage_users_and_memberships(run, progress.cursor, streaming);
+        progress = {Phase::done};
     }
     if (progress.phase == Phase::users) {
         co_await stage_users(run, progress.cursor,

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -15,6 +16,7 @@
 
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace fake {
 namespace asio = boost::asio;
@@ -24,12 +26,12 @@ using tcp = asio::ip::tcp;
 
 struct FakeWorkos::Server {
     FakeWorkos& owner;
-    asio::io_context ioc{1};
+    asio::io_context ioc;
     std::optional<asio::ssl::context> tls;
     tcp::acceptor acceptor{ioc};
-    std::thread thread;
+    std::vector<std::thread> threads;
 
-    Server(FakeWorkos& o, std::optional<TlsFiles> const& files, unsigned short port)
+    Server(FakeWorkos& o, std::optional<TlsFiles> const& files, unsigned short port, int n)
         : owner(o)
     {
         if (files) {
@@ -49,24 +51,28 @@ struct FakeWorkos::Server {
         acceptor.set_option(tcp::acceptor::reuse_address(true));
         acceptor.bind(ep);
         acceptor.listen();
-        asio::co_spawn(ioc, accept_loop(), asio::detached);
-        thread = std::thread([this] { ioc.run(); });
+        asio::co_spawn(acceptor.get_executor(), accept_loop(), asio::detached);
+        for (int i = 0; i < std::max(1, n); ++i)
+            threads.emplace_back([this] { ioc.run(); });
     }
 
     ~Server()
     {
         ioc.stop();
-        if (thread.joinable())
-            thread.join();
+        for (auto& t : threads)
+            t.join();
     }
 
     asio::awaitable<void> accept_loop()
     {
         for (;;) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+            // a strand per connection: its operations never run on two threads at once
+            auto strand = asio::make_strand(ioc);
+            auto [ec, socket] =
+                co_await acceptor.async_accept(strand, asio::as_tuple(asio::use_awaitable));
             if (ec)
                 co_return;
-            asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+            asio::co_spawn(strand, session(std::move(socket)), asio::detached);
         }
     }
 
@@ -97,7 +103,7 @@ struct FakeWorkos::Server {
         os << res;
         std::string const wire = os.str();
         auto& lowest = beast::get_lowest_layer(stream);
-        asio::steady_timer timer(ioc);
+        asio::steady_timer timer(stream.get_executor());
         if (how == Delivery::drip) {
             for (std::size_t at = 0; at < wire.size(); at += 512) {
                 auto [ec, n] = co_await asio::async_write(
@@ -166,9 +172,9 @@ struct FakeWorkos::Server {
 };
 
 FakeWorkos::FakeWorkos(Dataset dataset, FakeOptions options, std::optional<TlsFiles> tls,
-                       unsigned short port)
+                       unsigned short port, int threads)
     : api_(std::move(dataset), std::move(options))
-    , server_(std::make_unique<Server>(*this, tls, port))
+    , server_(std::make_unique<Server>(*this, tls, port, threads))
 {
 }
 

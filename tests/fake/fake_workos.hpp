@@ -1,5 +1,8 @@
-// The fake WorkOS server: FakeApi behind a Beast HTTP/HTTPS listener on 127.0.0.1, on its own
-// thread. Tests change its data and switches through with(), under its lock.
+// The fake WorkOS server: FakeApi behind a Beast HTTP/HTTPS listener on 127.0.0.1, on threads of
+// its own (one by default; more let TLS and HTTP of several connections run at once, so that a
+// request is counted against the rate limits when it arrives, as the service counts it, and not
+// after a queue of other connections' work). Tests change its data and switches through with(),
+// under its lock.
 #pragma once
 
 #include "fake_api.hpp"
@@ -21,7 +24,7 @@ class FakeWorkos {
 public:
     // Starts listening on 127.0.0.1 at `port` (0: any free port); HTTPS when `tls` is set.
     FakeWorkos(Dataset dataset, FakeOptions options, std::optional<TlsFiles> tls,
-               unsigned short port = 0);
+               unsigned short port = 0, int threads = 1);
     ~FakeWorkos();
     FakeWorkos(FakeWorkos const&) = delete;
     FakeWorkos& operator=(FakeWorkos const&) = delete;

@@ -21,10 +21,11 @@ int usage()
            "                   [--tls-cert PEM --tls-key PEM] [--api-key KEY]\n"
            "                   [--no-rate-limit] [--directory-rate N] [--global-rate N]\n"
            "                   [--empty-embedded-groups] [--events-order oldest-first|honor]\n"
-           "                   [--port-file F] [--bounds-file F] [--stats-file F]\n"
+           "                   [--port-file F] [--bounds-file F] [--stats-file F] [--threads N]\n"
            "  --skewed        directory sizes fall off as 1/rank; a few groups hold most members\n"
            "  --bounds-file   writes the dataset's lower bounds on a complete mirror (JSON)\n"
-           "  --stats-file    writes the requests served, at exit (JSON)\n";
+           "  --stats-file    writes the requests served, at exit (JSON)\n"
+           "  --threads       threads serving connections (default 2)\n";
     return 2;
 }
 
@@ -82,6 +83,7 @@ int main(int argc, char** argv)
     std::optional<fake::TlsFiles> tls;
     std::string cert, key, port_file, bounds_file, stats_file;
     unsigned short port = 0;
+    int threads = 2;
     try {
         for (int i = 1; i < argc; ++i) {
             std::string const a = argv[i];
@@ -122,6 +124,8 @@ int main(int argc, char** argv)
                 options.directory_users_per_second = std::stoi(value());
             else if (a == "--global-rate")
                 options.global_per_second = std::stoi(value());
+            else if (a == "--threads")
+                threads = std::stoi(value());
             else if (a == "--empty-embedded-groups")
                 options.empty_embedded_groups = true;
             else if (a == "--events-order") {
@@ -153,7 +157,7 @@ int main(int argc, char** argv)
     auto dataset = fake::Dataset::generate(spec);
     if (!bounds_file.empty())
         write_json(bounds_file, bounds_json(dataset, rates));
-    fake::FakeWorkos server(std::move(dataset), options, tls, port);
+    fake::FakeWorkos server(std::move(dataset), options, tls, port, threads);
     std::cout << "fake-workos listening on " << server.url() << " (" << spec.directories
               << " directories, " << spec.users << " users, " << spec.groups << " groups)"
               << std::endl;

@@ -49,9 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     g.created_at = g.updated_at = d.created_at;
     g.raw_json = "{}";
     mirror.begin_staging(dir, d.created_at);
-    mirror.stage_groups(dir, std::vector<Group>{g}, {}, {store::Phase::users, {}, {}});
-    std::vector<store::MembershipPair> const pairs{{u.id, g.id}};
-    mirror.stage_users(dir, std::vector<User>{u}, {}, pairs, {store::Phase::done, {}, {}});
+    mirror.stage_groups(dir, std::vector<Group>{g}, {}, {store::Phase::users, {}});
+    u.embedded_group_ids = {g.id};
+    mirror.stage_users(dir, std::vector<User>{u}, {}, store::MirrorStore::Embedded::stage,
+                       {store::Phase::done, {}});
     mirror.merge_directory(d, {"per_group", 1}, "2026-01-01T00:00:00.000Z");
 
     store::ScopeFilter all = [](std::string const&, std::optional<std::string> const&) {

@@ -5,8 +5,11 @@
 #include "sync/directory_sync.hpp"
 #include "sync/full_sync.hpp"
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 using namespace dirsync;
 using namespace dirsync::sync;
@@ -139,6 +142,76 @@ TEST_F(DirectorySyncTest, InterruptedSyncResumesFromTheLastStoredPage)
     EXPECT_NE(log.text().find("resuming the full sync"), std::string::npos);
     EXPECT_LT(fake.stats().total(), full_cost) << "a resumed sync must not start over";
     EXPECT_EQ(test::mirror_differences(*db, fake.dataset()), std::vector<std::string>{});
+}
+
+// Records the targets it passes on, each answer after a turn of the event loop (as a network
+// answer comes), so that the walks of one directory interleave.
+class Recording : public http::Transport {
+public:
+    explicit Recording(http::Transport& inner)
+        : inner_(inner)
+    {
+    }
+    boost::asio::awaitable<http::Response> get(http::Request request) override
+    {
+        targets.push_back(request.target);
+        co_await boost::asio::post(co_await boost::asio::this_coro::executor,
+                                   boost::asio::use_awaitable);
+        co_return co_await inner_.get(std::move(request));
+    }
+    std::vector<std::string> targets;
+
+private:
+    http::Transport& inner_;
+};
+
+TEST_F(DirectorySyncTest, PerUserListsMembershipsWhileItStillListsUsers)
+{
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    for (int i = 0; i < 350; ++i)
+        ds.add_member(ds.add_user(dir, "Bulk", std::to_string(i)),
+                      *ds.groups_of_directory(dir).begin());
+    Recording recording(fake_transport);
+    full_sync(recording, MembershipSource::per_user);
+    EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+    auto const& t = recording.targets;
+    auto const users_page = [&dir](std::string const& target) {
+        return target.find("/directory_users?directory=" + dir) == 0;
+    };
+    auto const last_users_page = std::find_if(t.rbegin(), t.rend(), users_page);
+    ASSERT_NE(last_users_page, t.rend());
+    auto const first_walk = std::find_if(t.begin(), t.end(), [](std::string const& target) {
+        return target.find("/directory_groups?user=") == 0;
+    });
+    ASSERT_NE(first_walk, t.end());
+    EXPECT_LT(first_walk - t.begin(), t.rend() - last_users_page - 1)
+        << "the walks of the first users pages run before the last users page";
+}
+
+TEST_F(DirectorySyncTest, AStreamedPerUserSyncResumesWhereverItWasCut)
+{
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    for (int i = 0; i < 350; ++i)
+        ds.add_member(ds.add_user(dir, "Bulk", std::to_string(i)),
+                      *ds.groups_of_directory(dir).begin());
+    Recording yielding(fake_transport); // the walks interleave with the users listing
+    fake.reset_stats();
+    full_sync(yielding, MembershipSource::per_user);
+    auto const full_cost = static_cast<int>(fake.stats().total());
+    for (int budget = 3; budget < full_cost; budget += full_cost / 7) {
+        fresh_mirror();
+        FailingAfter flaky(yielding, budget);
+        EXPECT_FALSE(full_sync(flaky, MembershipSource::per_user).failures.empty());
+        fake.reset_stats();
+        auto resumed = full_sync(yielding, MembershipSource::per_user);
+        EXPECT_TRUE(resumed.failures.empty()) << "cut after " << budget << " requests";
+        EXPECT_LT(static_cast<int>(fake.stats().total()), full_cost)
+            << "cut after " << budget << " requests: the resumed sync started over";
+        EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{})
+            << "cut after " << budget << " requests";
+    }
 }
 
 TEST_F(DirectorySyncTest, ACursorThatDoesNotAdvanceStopsTheListing)

@@ -1,6 +1,13 @@
 #include "api/rate_limiter.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
 
 using dirsync::api::SlidingWindow;
 using Clock = SlidingWindow::Clock;
@@ -80,4 +87,33 @@ TEST(SlidingWindow, NoWindowEverSeesMoreThanTheRateWhateverTheLatency)
     }
     // and the pace is the rate, less only the latency each slot waits out
     EXPECT_GT(400.0 / std::chrono::duration<double>(now.time_since_epoch()).count(), 2.5);
+}
+
+TEST(RateLimiter, ARequestWithADirectorySlotGoesFirstInTheGlobalWindow)
+{
+    // One global slot, held. A global-only request waits for it, then a /directory_users request
+    // that got its directory slot: when the slot frees, the directory request takes it (its
+    // directory's pace is the scarce one); the global-only request takes the next.
+    namespace asio = boost::asio;
+    asio::io_context ioc;
+    dirsync::api::RateLimiter limiter(ioc.get_executor(), {1.0, 10.0});
+    std::vector<std::string> order;
+    std::optional<dirsync::api::RateLimiter::Permit> holder;
+    auto hold = [&]() -> asio::awaitable<void> { holder.emplace(co_await limiter.acquire("")); };
+    auto take = [&](std::string dir, std::string name) -> asio::awaitable<void> {
+        auto permit = co_await limiter.acquire(dir);
+        order.push_back(name);
+    };
+    asio::co_spawn(ioc, hold(), asio::detached);
+    ioc.poll();
+    ASSERT_TRUE(holder);
+    asio::co_spawn(ioc, take("", "global only"), asio::detached);
+    ioc.poll();
+    asio::co_spawn(ioc, take("directory_1", "directory"), asio::detached);
+    ioc.poll();
+    EXPECT_TRUE(order.empty());
+    holder.reset(); // answered: its slot frees a window later
+    ioc.restart();
+    ioc.run_for(5s);
+    EXPECT_EQ(order, (std::vector<std::string>{"directory", "global only"}));
 }
