@@ -141,6 +141,28 @@ struct MirrorStore::Statements {
     {
     }
 
+    // Saves the listing's next page and the highest id compared so far (none once the listing
+    // ended), counting what the page listed.
+    struct ListedCounts {
+        std::int64_t groups, users;
+    };
+    void save_position(std::string const& dir, Progress const& next, std::string const* high,
+                       ListedCounts listed)
+    {
+        auto& s = save_listing;
+        rearm(s);
+        s.bind(":dir", dir);
+        s.bind(":phase", phase_name(next.phase));
+        bind_opt(s, ":cursor", next.cursor);
+        if (high)
+            s.bind(":high", *high);
+        else
+            s.bind(":high");
+        s.bind(":groups", listed.groups);
+        s.bind(":users", listed.users);
+        s.exec();
+    }
+
     // The mirror's copy of one row (its raw_json), when it has one.
     static std::optional<std::string> live_copy(EntitySql& s, std::string const& id)
     {
@@ -359,18 +381,8 @@ void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group 
     bool const last = next.phase != Phase::groups;
     auto const high =
         st_->compare(st_->groups, directory_id, page, listing_position(db_, directory_id), last);
-    auto& s = st_->save_listing;
-    rearm(s);
-    s.bind(":dir", directory_id);
-    s.bind(":phase", phase_name(next.phase));
-    bind_opt(s, ":cursor", next.cursor);
-    if (last)
-        s.bind(":high");
-    else
-        s.bind(":high", high);
-    s.bind(":groups", static_cast<std::int64_t>(page.size()));
-    s.bind(":users", std::int64_t{0});
-    s.exec();
+    st_->save_position(directory_id, next, last ? nullptr : &high,
+                       {static_cast<std::int64_t>(page.size()), 0});
     tx.commit();
 }
 
@@ -395,18 +407,8 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
             a.bind(":owner", *listed.id);
             a.exec();
         }
-    auto& s = st_->save_listing;
-    rearm(s);
-    s.bind(":dir", directory_id);
-    s.bind(":phase", phase_name(next.phase));
-    bind_opt(s, ":cursor", next.cursor);
-    if (last)
-        s.bind(":high");
-    else
-        s.bind(":high", high);
-    s.bind(":groups", std::int64_t{0});
-    s.bind(":users", static_cast<std::int64_t>(page.size()));
-    s.exec();
+    st_->save_position(directory_id, next, last ? nullptr : &high,
+                       {0, static_cast<std::int64_t>(page.size())});
     tx.commit();
 }
 
