@@ -9,6 +9,7 @@
 #include "run_once.hpp"
 #include "settings/command_line.hpp"
 #include "settings/settings.hpp"
+#include "status_command.hpp"
 #include "store/database.hpp"
 #include "store/event_store.hpp"
 #include "store/mirror_store.hpp"
@@ -74,6 +75,8 @@ int run(settings::CommandLine const& cl)
     } catch (settings::SettingsError const& e) {
         return fail(exit_usage, e.what());
     }
+    if (cl.subcommand == settings::Subcommand::status)
+        return run_status(cfg.database, cl.json);
     std::string why;
     auto url = parse_api_url(cfg.api_url, why);
     if (!url)
@@ -154,7 +157,7 @@ int run(settings::CommandLine const& cl)
                 return "database: " + store::describe_database_error(e);
             }
         };
-        return run_daemon(ioc, {services, events, *transport, watch}, cfg, reload);
+        return run_daemon(ioc, {services, events, *transport, watch, *db}, cfg, reload);
     }
     log->info("dirsyncd {} --once: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
               cfg.api_url);

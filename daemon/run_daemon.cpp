@@ -1,9 +1,15 @@
 #include "run_daemon.hpp"
 
 #include "exit_codes.hpp"
+#include "metrics.hpp"
+#include "metrics_server.hpp"
+#include "model/timestamp.hpp"
 #include "sched/scheduler.hpp"
+#include "store/daemon_status.hpp"
+#include "store/database.hpp"
 #include "systemd_notifier.hpp"
 
+#include <SQLiteCpp/Exception.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -18,6 +24,8 @@
 
 #include <csignal>
 #include <iostream>
+#include <optional>
+#include <unistd.h>
 
 namespace dirsync::daemon {
 namespace asio = boost::asio;
@@ -33,7 +41,50 @@ sched::SchedulerOptions scheduler_options(settings::Settings const& s)
     o.poll_interval = s.poll_interval;
     o.full_resync_interval = s.full_resync_interval;
     o.changes_retention = s.changes_retention;
+    o.status_heartbeat = s.status_heartbeat;
     return o;
+}
+
+// The scheduler's observer in the daemon: systemd, and the metrics' full-sync histogram.
+class DaemonObserver : public sched::SchedulerObserver {
+public:
+    explicit DaemonObserver(SystemdNotifier& systemd)
+        : systemd_(systemd)
+    {
+    }
+    void mirror_ready() override { systemd_.mirror_ready(); }
+    void status(std::string const& line) override { systemd_.status(line); }
+    void alive() override { systemd_.alive(); }
+    void first_sync_progress() override { systemd_.first_sync_progress(); }
+    void full_sync_finished(std::chrono::duration<double> took) override
+    {
+        if (metrics)
+            metrics->observe_full_sync(took);
+    }
+    Metrics* metrics = nullptr;
+
+private:
+    SystemdNotifier& systemd_;
+};
+
+HttpAnswer answer(std::string const& target, sched::Scheduler const& scheduler, Metrics& metrics,
+                  spdlog::logger& log)
+{
+    auto const path = target.substr(0, target.find('?'));
+    if (path == "/metrics") {
+        try {
+            return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
+        } catch (std::exception const& e) {
+            log.error("metrics: cannot read the mirror: {}", e.what());
+            return {500, "text/plain; charset=utf-8",
+                    fmt::format("cannot read the mirror: {}\n", e.what())};
+        }
+    }
+    if (path == "/healthz") {
+        auto const h = scheduler.health();
+        return {h.healthy ? 200u : 503u, "text/plain; charset=utf-8", h.reason + "\n"};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n"};
 }
 
 asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& notifier,
@@ -152,17 +203,51 @@ asio::awaitable<int> supervise(sched::Scheduler& scheduler, DaemonServices servi
 int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Settings const& settings,
                Reloader reload)
 {
+    auto& log = services.sync.log;
     SystemdNotifier notifier;
-    sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events,
-                               scheduler_options(settings), notifier);
+    DaemonObserver observer(notifier);
+    store::DaemonStatus status(services.db);
+    sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events, status,
+                               scheduler_options(settings), observer);
+    Metrics metrics(services.sync.api, scheduler, services.db);
+    observer.metrics = &metrics;
+    std::optional<MetricsServer> server;
+    if (settings.metrics_address) {
+        try {
+            server.emplace(
+                ioc.get_executor(), *settings.metrics_address,
+                [&](std::string const& target) { return answer(target, scheduler, metrics, log); },
+                log);
+        } catch (std::runtime_error const& e) {
+            log.critical("{}", e.what());
+            std::cerr << "dirsyncd: " << e.what() << std::endl;
+            return exit_usage;
+        }
+        server->start();
+        log.info("metrics: serving {}/metrics and /healthz", server->where());
+    }
+    try {
+        status.started(static_cast<long>(::getpid()), now_text(), settings.poll_interval,
+                       settings.status_heartbeat);
+    } catch (SQLite::Exception const& e) {
+        log.error("mirror_status: {}", store::describe_database_error(e));
+    }
+
     int code = exit_sync_failed;
     asio::co_spawn(ioc, supervise(scheduler, services, notifier, settings, std::move(reload)),
-                   [&code](std::exception_ptr e, int c) {
+                   [&code, &server](std::exception_ptr e, int c) {
                        if (!e)
                            code = c;
+                       if (server)
+                           server->stop();
                    });
     ioc.run();
-    services.sync.log.info("dirsyncd stopped");
+    try {
+        status.stopped();
+    } catch (SQLite::Exception const& e) {
+        log.error("mirror_status: {}", store::describe_database_error(e));
+    }
+    log.info("dirsyncd stopped");
     return code;
 }
 

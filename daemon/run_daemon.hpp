@@ -15,6 +15,10 @@
 #include <string>
 #include <variant>
 
+namespace SQLite {
+class Database;
+}
+
 namespace dirsync::daemon {
 
 struct DaemonServices {
@@ -22,6 +26,7 @@ struct DaemonServices {
     store::EventStore& events;
     http::BeastTransport& transport;
     DatabaseWatch const& database;
+    SQLite::Database& db; // mirror_status and the metrics
 };
 
 // Re-reads the configuration and the API key for SIGHUP: the new ones, or an error message.

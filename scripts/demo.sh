@@ -33,7 +33,7 @@ echo "   wall time: $(((end - start) / 1000000)) ms"
 db="$demo/mirror.db"
 echo
 echo "== what was mirrored ($db)"
-sqlite3 -header -column "$db" "
+sqlite3 -readonly -header -column "$db" "
 SELECT d.name AS directory, d.type,
        (SELECT COUNT(*) FROM users u WHERE u.directory_id = d.id) AS users,
        (SELECT COUNT(*) FROM groups g WHERE g.directory_id = d.id) AS groups,
@@ -41,16 +41,20 @@ SELECT d.name AS directory, d.type,
        s.membership_strategy AS strategy
 FROM directories d JOIN sync_state s ON s.directory_id = d.id ORDER BY d.name;"
 echo
-sqlite3 -header -column "$db" "
+sqlite3 -readonly -header -column "$db" "
 SELECT u.email, u.first_name, u.last_name, u.state, u.role,
        json_extract(u.custom_attributes, '$.department') AS department,
        (SELECT group_concat(g.name, ', ') FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = u.id) AS groups
 FROM users u ORDER BY u.email LIMIT 5;"
 echo
-email=$(sqlite3 "$db" "SELECT upper(email) FROM users ORDER BY id LIMIT 1")
-group=$(sqlite3 "$db" "SELECT name FROM groups ORDER BY id LIMIT 1")
+email=$(sqlite3 -readonly "$db" "SELECT upper(email) FROM users ORDER BY id LIMIT 1")
+group=$(sqlite3 -readonly "$db" "SELECT name FROM groups ORDER BY id LIMIT 1")
+echo "== dirsyncd status (read-only; exit 0: every directory ok)"
+build/daemon/dirsyncd --db "$db" status | sed 's/^/   /'
+echo
 echo "== query it yourself"
-echo "   sqlite3 $db \"SELECT id, email, state FROM users WHERE email = '$email' COLLATE NOCASE\""
-echo "   sqlite3 $db \"SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id WHERE g.name = '$group'\""
-echo "   sqlite3 $db \"SELECT seq, entity, entity_id, op FROM changes ORDER BY seq DESC LIMIT 5\""
+echo "   sqlite3 -readonly $db \"SELECT id, email, state FROM users WHERE email = '$email' COLLATE NOCASE\""
+echo "   sqlite3 -readonly $db \"SELECT u.email FROM users u JOIN memberships m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id WHERE g.name = '$group'\""
+echo "   sqlite3 -readonly $db \"SELECT seq, entity, entity_id, op FROM changes ORDER BY seq DESC LIMIT 5\""
+echo "   sqlite3 -readonly $db \"SELECT directory_id, state, last_full_sync_finished_at FROM mirror_status\""

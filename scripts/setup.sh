@@ -7,7 +7,8 @@ packages=(
     build-essential cmake ninja-build pkg-config ccache git openssl sqlite3
     libboost1.81-dev libboost-json1.81-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev
     libssl-dev libsystemd-dev libgtest-dev googletest libtomlplusplus-dev
-    clang-14 libclang-rt-14-dev clang-format systemd time
+    clang-14 libclang-rt-14-dev clang-format systemd time strace
+    prometheus-cpp-dev python3-prometheus-client
 )
 
 missing=()

@@ -108,7 +108,10 @@ std::string events_target(EventsQuery const& query)
     std::string types;
     for (auto const& t : query.types)
         types += (types.empty() ? "" : ",") + t;
-    std::string target = fmt::format("/events?events={}&limit={}", url_encode(types), page_size);
+    // order=asc always: the documented default is newest first, and a stream read that way would
+    // park its cursor on the oldest event (see ../shared/workos-api.md §5).
+    std::string target =
+        fmt::format("/events?events={}&limit={}&order=asc", url_encode(types), page_size);
     if (query.after)
         target += "&after=" + url_encode(*query.after);
     else if (query.range_start)
@@ -154,6 +157,7 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
             log_.trace("GET {} attempt {}: {}", target, attempt, loggable_headers(request));
         try {
             auto res = co_await transport_.get(request);
+            ++stats_.answered[{endpoint, res.status}];
             log_.trace("GET {} -> HTTP {}, {} bytes, X-Request-ID {}", target, res.status,
                        res.body.size(), res.request_id.empty() ? "-" : res.request_id);
             if (res.status >= 200 && res.status < 300) {
@@ -191,6 +195,7 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
         } catch (boost::system::system_error const& e) {
             if (e.code() == asio::error::operation_aborted)
                 throw;
+            ++stats_.answered[{endpoint, 0}];
 
             auto const kind =
                 is_tls_error(e.code()) ? TransportError::Kind::tls : TransportError::Kind::network;

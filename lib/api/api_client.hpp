@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -36,6 +37,8 @@ struct RequestStats {
     std::array<std::uint64_t, endpoint_count> sent{};      // requests put on the wire
     std::array<std::uint64_t, endpoint_count> throttled{}; // 429 answers
     std::uint64_t retries = 0;
+    // answers by endpoint and HTTP status (0: no answer, a network or TLS failure)
+    std::map<std::pair<Endpoint, int>, std::uint64_t> answered;
     std::uint64_t total() const;
 };
 

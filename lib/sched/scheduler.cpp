@@ -31,11 +31,12 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double ji
 }
 
 Scheduler::Scheduler(asio::any_io_executor ex, sync::SyncServices services,
-                     store::EventStore& events, SchedulerOptions options,
-                     SchedulerObserver& observer)
+                     store::EventStore& events, store::DaemonStatus& status,
+                     SchedulerOptions options, SchedulerObserver& observer)
     : ex_(ex)
     , svc_(std::move(services))
     , events_(events)
+    , status_(status)
     , options_(std::move(options))
     , observer_(observer)
     , sync_wake_(ex)
@@ -91,8 +92,8 @@ void Scheduler::publish_status()
     };
     observer_.status(fmt::format(
         "{}; events: {} applied{}, last poll {}; full sync: {}{}{}",
-        mirror_ready_ ? "mirror ready" : "first full sync in progress", events_applied_,
-        events_quarantined_ ? fmt::format(", {} quarantined", events_quarantined_) : "",
+        mirror_ready_ ? "mirror ready" : "first full sync in progress", stats_.events_applied,
+        stats_.events_quarantined ? fmt::format(", {} quarantined", stats_.events_quarantined) : "",
         last_poll_.value_or("never"),
         full_running_ ? "running" : fmt::format("last finished {}", last_full_.value_or("never")),
         error("poll", last_poll_error_), error("sync", last_sync_error_)));
@@ -104,8 +105,9 @@ void Scheduler::log_status()
     auto const rows = svc_.store.directory_status();
     svc_.log.info("status: {} directories; events applied {}, quarantined {} (in all {}); last "
                   "poll {}; full sync {}",
-                  rows.size(), events_applied_, events_quarantined_, events_.quarantined_count(),
-                  last_poll_.value_or("never"), full_running_ ? "running" : "idle");
+                  rows.size(), stats_.events_applied, stats_.events_quarantined,
+                  events_.quarantined_count(), last_poll_.value_or("never"),
+                  full_running_ ? "running" : "idle");
     for (auto const& r : rows)
         svc_.log.info("status: directory {} ({}): {} users, {} groups, {} memberships; last full "
                       "sync {} ({}){}{}",
@@ -180,14 +182,85 @@ asio::awaitable<std::chrono::milliseconds> Scheduler::poll_once()
     co_return poll_failed(failure);
 }
 
+Health Scheduler::health() const
+{
+    if (!mirror_ready_)
+        return {false, "the first full sync is in progress"};
+    if (restart_stream_)
+        return {false, last_poll_error_ ? "the event stream is restarting: " + *last_poll_error_
+                                        : "the event stream is restarting after a full sync"};
+    auto const limit = 3 * options_.poll_interval;
+    if (!caught_up_)
+        return {false, "no poll has caught up with the event stream yet"};
+    auto const age = std::chrono::steady_clock::now() - *caught_up_;
+    if (age > limit)
+        return {false, fmt::format("no poll caught up with the event stream for {} s (limit 3 "
+                                   "poll intervals, {} s){}",
+                                   std::chrono::duration_cast<std::chrono::seconds>(age).count(),
+                                   std::chrono::duration_cast<std::chrono::seconds>(limit).count(),
+                                   last_poll_error_ ? "; last error: " + *last_poll_error_ : "")};
+    return {true, "ok"};
+}
+
+void Scheduler::record_caught_up(bool changed)
+{
+    auto const now = std::chrono::steady_clock::now();
+    caught_up_ = now;
+    if (!changed && caught_up_written_ && now - *caught_up_written_ < options_.status_heartbeat)
+        return; // not a heartbeat on disk: apps that watch data_version would wake for nothing
+    try {
+        status_.caught_up(now_text());
+        if (stream_error_written_)
+            status_.stream_recovered();
+        stream_error_written_.reset();
+        caught_up_written_ = now;
+    } catch (SQLite::Exception const& e) {
+        svc_.log.error("mirror_status: {}", store::describe_database_error(e));
+    }
+}
+
+void Scheduler::record_stream_error(std::string const& message)
+{
+    if (stream_error_written_ == message)
+        return;
+    try {
+        status_.stream_failed(message, now_text());
+        stream_error_written_ = message;
+    } catch (SQLite::Exception const& e) {
+        svc_.log.error("mirror_status: {}", store::describe_database_error(e));
+    }
+}
+
+void Scheduler::restart_stream_after(std::string const& why)
+{
+    svc_.log.warn("events: {}; running a full resync and restarting the stream", why);
+    restart_stream_ = true;
+    full_requested_ = true;
+    sync_wake_.cancel();
+}
+
 std::chrono::milliseconds Scheduler::poll_succeeded(sync::PollResult const& result)
 {
+    if (result.out_of_order) {
+        // Never a silent park: counted, logged, shown in mirror_status, status and /healthz,
+        // and repaired by a full resync that restarts the stream.
+        ++stats_.events_out_of_order;
+        svc_.log.error("events: {}", *result.out_of_order);
+        last_poll_error_ = *result.out_of_order;
+        record_stream_error(*result.out_of_order);
+        restart_stream_after("the event stream is out of order");
+        observer_.alive();
+        publish_status();
+        return options_.poll_interval;
+    }
     last_poll_ = now_text();
     poll_failures_ = 0;
     last_poll_error_.reset();
     auto const& t = result.totals;
-    events_applied_ += static_cast<std::uint64_t>(t.applied);
-    events_quarantined_ += static_cast<std::uint64_t>(t.quarantined);
+    if (result.caught_up)
+        record_caught_up(t.applied + t.unchanged + t.skipped + t.quarantined > 0);
+    stats_.events_applied += static_cast<std::uint64_t>(t.applied);
+    stats_.events_quarantined += static_cast<std::uint64_t>(t.quarantined);
     if (t.applied + t.unchanged + t.skipped + t.quarantined > 0)
         svc_.log.info("events: {} applied, {} unchanged, {} skipped, {} quarantined; cursor {}",
                       t.applied, t.unchanged, t.skipped, t.quarantined, t.cursor.value_or("-"));
@@ -195,13 +268,8 @@ std::chrono::milliseconds Scheduler::poll_succeeded(sync::PollResult const& resu
         directories_requested_.insert(t.directories_to_sync.begin(), t.directories_to_sync.end());
         sync_wake_.cancel();
     }
-    if (result.cursor_expired) {
-        svc_.log.warn("events: {}; running a full resync and restarting the stream",
-                      result.expiry_reason);
-        restart_stream_ = true;
-        full_requested_ = true;
-        sync_wake_.cancel();
-    }
+    if (result.cursor_expired)
+        restart_stream_after(result.expiry_reason);
     observer_.alive();
     publish_status();
     return options_.poll_interval;
@@ -223,6 +291,7 @@ std::chrono::milliseconds Scheduler::poll_failed(sync::Failure const& failure)
         svc_.log.error("events: poll failed ({}); retrying in {} ms", failure.message,
                        delay.count());
     last_poll_error_ = failure.message;
+    record_stream_error(failure.message);
     observer_.alive(); // handled: the loop itself is fine
     publish_status();
     return delay;

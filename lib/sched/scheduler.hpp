@@ -5,6 +5,7 @@
 #include "model/api_options.hpp"
 #include "model/sync_options.hpp"
 #include "sched/scheduler_observer.hpp"
+#include "store/daemon_status.hpp"
 #include "store/event_store.hpp"
 #include "sync/event_sync.hpp"
 #include "sync/failure.hpp"
@@ -36,6 +37,22 @@ struct SchedulerOptions {
     // Backoff after failed polls or syncs; a rejected key is retried at auth_retry_interval.
     RetryPolicy failure_backoff{0, std::chrono::seconds(1), std::chrono::minutes(5), {}};
     std::chrono::seconds auth_retry_interval{std::chrono::minutes(5)};
+    // mirror_status.caught_up_at is rewritten at most this often when nothing else changed
+    std::chrono::seconds status_heartbeat{60};
+};
+
+// What the metrics show of the loops (counts since the start).
+struct SchedulerStats {
+    std::uint64_t events_applied = 0;
+    std::uint64_t events_quarantined = 0;
+    std::uint64_t events_out_of_order = 0; // pages whose ids did not ascend
+};
+
+// GET /healthz: healthy when the mirror is complete and a poll caught up with the event stream
+// within three poll intervals; else the reason.
+struct Health {
+    bool healthy = false;
+    std::string reason;
 };
 
 // Pure: the delay before the next full resync, `interval` +- `jitter` (a fraction), with
@@ -46,7 +63,8 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double ji
 class Scheduler {
 public:
     Scheduler(boost::asio::any_io_executor ex, sync::SyncServices services,
-              store::EventStore& events, SchedulerOptions options, SchedulerObserver& observer);
+              store::EventStore& events, store::DaemonStatus& status, SchedulerOptions options,
+              SchedulerObserver& observer);
 
     // Runs until cancelled (then throws operation_aborted). Transient failures are logged and
     // retried with backoff; it never returns on its own.
@@ -58,6 +76,9 @@ public:
     void reconfigure(SchedulerOptions options);
     // SIGUSR1: one status line per directory, in the log.
     void log_status();
+
+    SchedulerStats const& stats() const { return stats_; }
+    Health health() const;
 
 private:
     // One pass of a loop, and what it does with the outcome; each returns the delay before the
@@ -84,10 +105,16 @@ private:
     std::chrono::milliseconds failure_delay(int failures);
     void publish_status();
     void schedule_next_full(); // the interval from now, with jitter
+    // mirror_status: the event stream's state, written only when it changes (or, for
+    // caught_up_at, once per status_heartbeat); a database error here is logged, not fatal.
+    void record_caught_up(bool changed);
+    void record_stream_error(std::string const& message);
+    void restart_stream_after(std::string const& why);
 
     boost::asio::any_io_executor ex_;
     sync::SyncServices svc_;
     store::EventStore& events_;
+    store::DaemonStatus& status_;
     SchedulerOptions options_;
     SchedulerObserver& observer_;
     boost::asio::steady_timer sync_wake_;
@@ -104,8 +131,9 @@ private:
     int poll_failures_ = 0, sync_failures_ = 0;
 
     // for the status line: each loop keeps its own last error, cleared by its own success
-    std::uint64_t events_applied_ = 0;
-    std::uint64_t events_quarantined_ = 0;
+    SchedulerStats stats_;
+    std::optional<std::chrono::steady_clock::time_point> caught_up_written_, caught_up_;
+    std::optional<std::string> stream_error_written_;
     std::optional<std::string> last_poll_;
     std::optional<std::string> last_full_;
     std::optional<std::string> last_poll_error_;

@@ -59,6 +59,9 @@ asio::awaitable<void> Scheduler::sync_once(SyncCycle cycle)
             std::rethrow_exception(error);
     }
     if (!failure && report.failures.empty()) {
+        if (cycle.full)
+            observer_.full_sync_finished(
+                std::chrono::microseconds(now_micros() - cycle.started_micros));
         sync_succeeded(cycle);
         publish_status();
         co_return;

@@ -8,6 +8,7 @@ std::string usage_text()
 {
     return "usage: dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH]\n"
            "                [--log-level LEVEL] [--once] [--version] [--help]\n"
+           "       dirsyncd [--config FILE] [--db PATH] status [--json]\n"
            "\n"
            "Mirrors the WorkOS Directory Sync directories that the API key can see into a local\n"
            "SQLite database.\n"
@@ -23,6 +24,14 @@ std::string usage_text()
            "                     than max_delete_fraction (repeat for several directories)\n"
            "  --version          print the version and exit\n"
            "  --help             print this text and exit\n"
+           "\n"
+           "Subcommands (the global options may come before or after them):\n"
+           "  status [--json]    what the mirror holds and how fresh it is, read-only (a reader\n"
+           "                     may run it, with or without a daemon). Exit status: 0 when every\n"
+           "                     directory is ok and a running daemon caught up with the event\n"
+           "                     stream within 3 poll intervals; 1 when a directory is held,\n"
+           "                     failing or never synced, or the daemon is stale; 5 when the\n"
+           "                     database cannot be read\n"
            "\n"
            "The API key comes from the environment variable WORKOS_API_KEY, or from the file "
            "named\n"
@@ -48,10 +57,22 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
             inline_value = arg.substr(eq + 1);
             arg = arg.substr(0, eq);
         }
-        if (arg == "--once" || arg == "--version" || arg == "--help" || arg == "-h") {
+        if (arg == "--once" || arg == "--version" || arg == "--help" || arg == "-h" ||
+            arg == "--json") {
             if (inline_value)
                 return fmt::format("{} takes no value", arg);
-            (arg == "--once" ? cl.once : arg == "--version" ? cl.version : cl.help) = true;
+            (arg == "--once"      ? cl.once
+             : arg == "--version" ? cl.version
+             : arg == "--json"    ? cl.json
+                                  : cl.help) = true;
+            continue;
+        }
+        if (arg.rfind("-", 0) != 0) {
+            if (cl.subcommand != Subcommand::none)
+                return fmt::format("unexpected argument '{}' after the subcommand", arg);
+            if (arg != "status")
+                return fmt::format("unknown subcommand '{}' (known: status)", arg);
+            cl.subcommand = Subcommand::status;
             continue;
         }
         if (arg == "--allow-deletions") {
@@ -89,6 +110,10 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
         if (!known)
             return fmt::format("unknown argument '{}'", args[i]);
     }
+    if (cl.json && cl.subcommand != Subcommand::status)
+        return std::string("--json only goes with the status subcommand");
+    if (cl.subcommand != Subcommand::none && cl.once)
+        return std::string("--once does not go with a subcommand");
     if (!cl.allow_deletions.empty() && !cl.once)
         return std::string("--allow-deletions only goes with --once");
     return cl;

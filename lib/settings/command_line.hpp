@@ -1,6 +1,7 @@
 // The command line, the public contract:
 //   dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH] [--log-level LEVEL]
 //            [--once [--allow-deletions DIRECTORY_ID]...] [--version] [--help]
+//   dirsyncd [global options] status [--json]   (global options may also follow the subcommand)
 #pragma once
 
 #include <optional>
@@ -10,7 +11,11 @@
 
 namespace dirsync::settings {
 
+enum class Subcommand { none, status };
+
 struct CommandLine {
+    Subcommand subcommand = Subcommand::none;
+    bool json = false; // status --json
     std::optional<std::string> config;
     std::optional<std::string> db;
     std::optional<std::string> api_url;

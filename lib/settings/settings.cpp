@@ -44,6 +44,13 @@ std::string get_string(toml::node const& n)
     throw std::runtime_error("expected a string, got " + type_name(n));
 }
 
+bool get_bool(toml::node const& n)
+{
+    if (auto v = n.value_exact<bool>())
+        return *v;
+    throw std::runtime_error("expected true or false, got " + type_name(n));
+}
+
 double get_number(toml::node const& n, double min, double max)
 {
     std::optional<double> v;
@@ -201,6 +208,20 @@ std::map<std::string, Reader, std::less<>> const& readers()
          [](auto const& n, Settings& s) {
              s.max_database_bytes = get_integer(n, 1 << 20, std::int64_t{1} << 46);
          }},
+        {"status_heartbeat_seconds",
+         [](auto const& n, Settings& s) {
+             s.status_heartbeat = std::chrono::seconds(get_integer(n, 1, 86400));
+         }},
+        {"metrics_address",
+         [](auto const& n, Settings& s) {
+             std::string why;
+             auto const text = get_string(n);
+             s.metrics_address = parse_listen_address(text, why);
+             if (!s.metrics_address)
+                 throw std::runtime_error(fmt::format("'{}': {}", text, why));
+         }},
+        {"metrics_allow_remote",
+         [](auto const& n, Settings& s) { s.metrics_allow_remote = get_bool(n); }},
         {"busy_timeout_seconds",
          [](auto const& n, Settings& s) { s.busy_timeout = seconds(get_number(n, 0, 3600)); }},
     };
@@ -257,6 +278,11 @@ Settings parse_settings(std::string_view content, std::string const& path)
                                             node.source().begin.line, key.str(), e.what()));
         }
     }
+    if (s.metrics_address && !s.metrics_address->loopback() && !s.metrics_allow_remote)
+        throw SettingsError(fmt::format("config file {}: metrics_address {}:{} is not a loopback "
+                                        "address; metrics tell about your directories: set "
+                                        "metrics_allow_remote = true to serve them to the network",
+                                        path, s.metrics_address->host, s.metrics_address->port));
     if (!s.sync.scope.directories.empty() && !s.sync.scope.organizations.empty())
         throw SettingsError(fmt::format("config file {}: set 'directories' or 'organizations', "
                                         "not both",

@@ -4,6 +4,7 @@
 
 #include "model/api_options.hpp"
 #include "model/http_options.hpp"
+#include "model/listen_address.hpp"
 #include "model/sync_options.hpp"
 
 #include <chrono>
@@ -42,6 +43,12 @@ struct Settings {
     std::vector<std::string> event_types; // empty: the default dsync.* types
     std::chrono::hours changes_retention{24 * 7};
     std::chrono::hours event_retention{24 * 30};
+    // mirror_status.caught_up_at is rewritten at most this often when nothing else changed
+    std::chrono::seconds status_heartbeat{60};
+    // GET /metrics and /healthz; off when unset. Loopback or a Unix socket unless
+    // metrics_allow_remote.
+    std::optional<ListenAddress> metrics_address;
+    bool metrics_allow_remote = false;
 };
 
 // Reads a config file over the defaults. Throws SettingsError naming the file and the key for an

@@ -14,6 +14,8 @@ Checkpointer::Checkpointer(SQLite::Database& writer, std::string const& mirror_p
     , connection_(mirror_path, SQLite::OPEN_READWRITE)
     , threshold_(threshold_frames)
 {
+    int persist = 1; // whichever connection closes last keeps the WAL files (readers need them)
+    sqlite3_file_control(connection_.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     // The staging file under the name it has on the writer's connection.
     SQLite::Statement attach(connection_, "ATTACH DATABASE ? AS staging");
     attach.bind(1, staging_path(mirror_path));

@@ -36,6 +36,37 @@ void create_database_file(std::string const& path)
     ::close(fd);
 }
 
+// The WAL files stay when the last connection closes (SQLITE_FCNTL_PERSIST_WAL), with the
+// database file's mode and group: a reader that may not write the directory cannot create them,
+// and without them it could not open the mirror while no daemon runs.
+void keep_wal_files(SQLite::Database& db, std::string const& path)
+{
+    int persist = 1;
+    sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    struct stat database {};
+    if (::stat(path.c_str(), &database) != 0)
+        throw StoreError(fmt::format("cannot stat database {}: {}", path, std::strerror(errno)));
+    mode_t const mode = database.st_mode & 0666;
+    for (char const* suffix : {"-wal", "-shm"}) {
+        auto const file = path + suffix;
+        int const fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
+        if (fd < 0)
+            throw StoreError(fmt::format("cannot create {}: {}", file, std::strerror(errno)));
+        struct stat st {};
+        bool ok = ::fstat(fd, &st) == 0;
+        if (ok && (st.st_mode & 0777) != mode)
+            ok = ::fchmod(fd, mode) == 0;
+        if (ok && st.st_gid != database.st_gid)
+            ok = ::fchown(fd, static_cast<uid_t>(-1), database.st_gid) == 0;
+        int const err = errno;
+        ::close(fd);
+        if (!ok)
+            throw StoreError(fmt::format("cannot give {} the mode {:o} and the group {} of the "
+                                         "database: {}",
+                                         file, mode, database.st_gid, std::strerror(err)));
+    }
+}
+
 namespace {
 
 int user_version(SQLite::Database& db)
@@ -224,12 +255,18 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
     if (version == 0 && !in_memory)
         db->exec("PRAGMA auto_vacuum = INCREMENTAL");
     try {
-        if (!in_memory)
+        if (!in_memory) {
+            keep_wal_files(*db, path);
             db->exec("PRAGMA journal_mode = WAL");
+        }
     } catch (SQLite::Exception const& e) {
         throw StoreError(fmt::format("cannot switch database {} to WAL: {}", path, e.what()));
     }
     db->exec("PRAGMA synchronous = NORMAL"); // WAL + NORMAL: consistent after a crash
+    // The WAL file is cut back to this size when a checkpoint resets it, and to nothing when the
+    // daemon closes the database (it stays, empty, for the readers): a bounded file for
+    // replication tools to ship.
+    db->exec("PRAGMA journal_size_limit = 67108864");
     db->exec("PRAGMA foreign_keys = OFF");
     db->exec("PRAGMA temp_store = MEMORY");
     db->exec("PRAGMA cache_size = -8192"); // 8 MiB: a merge's working set without spilling

@@ -72,6 +72,10 @@ private:
 // that it can be locked before it is opened. Throws StoreError naming the path.
 void create_database_file(std::string const& path);
 
+// Keeps the connection's -wal and -shm files after it closes, with the database file's mode and
+// group (made now when missing), so that readers without write access can always open the mirror.
+void keep_wal_files(SQLite::Database& db, std::string const& path);
+
 // Opens (creating when absent, mode 0640 whatever the umask) the database at `path`, or an
 // in-memory one for ":memory:". Sets WAL mode and the busy timeout, applies the embedded
 // schema/NNN_*.sql migrations that the file has not seen (PRAGMA user_version), and attaches the

@@ -1,5 +1,6 @@
 #include "store/event_store.hpp"
 
+#include "store/daemon_status.hpp"
 #include "store/database.hpp"
 #include "store/event_applier.hpp"
 #include "store/store_sql.hpp"
@@ -140,6 +141,7 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
     auto page = in_transaction([&](Isolation isolation) {
         EventPageResult r;
         std::optional<std::string> cursor_created_at;
+        std::map<std::string, Timestamp> newest; // per directory, for mirror_status
         for (std::size_t i = 0; i < items.size(); ++i) {
             if (auto const* bad = std::get_if<RejectedEvent>(&items[i])) {
                 quarantine(db_, *bad, bad->reason, now);
@@ -175,9 +177,12 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
             case Route::apply:
                 if (!staged(i)) // those went first
                     apply_one(ev, routes[i].second, now, r, isolation);
+                if (auto& at = newest[*ev.directory_id]; ev.created_at.micros >= at.micros)
+                    at = ev.created_at;
                 break;
             }
         }
+        record_event_times(db_, newest);
         if (r.cursor)
             save_cursor(*r.cursor, cursor_created_at, now);
         return r;

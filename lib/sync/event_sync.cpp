@@ -57,6 +57,26 @@ void add(store::EventPageResult& total, store::EventPageResult const& page)
 
 } // namespace
 
+std::optional<std::string> out_of_order(EventPage const& page,
+                                        std::optional<std::string> const& cursor)
+{
+    auto previous = cursor;
+    for (auto const& item : page.items) {
+        auto const* ev = std::get_if<Event>(&item);
+        auto const* bad = std::get_if<RejectedEvent>(&item);
+        std::optional<std::string> const id = ev ? std::optional(ev->id) : bad->id;
+        if (!id)
+            continue;
+        if (previous && *id <= *previous)
+            return fmt::format("GET /events returned event {} after {}: the stream went "
+                               "backwards (ids must ascend with order=asc); the page was not "
+                               "applied",
+                               *id, *previous);
+        previous = id;
+    }
+    return std::nullopt;
+}
+
 asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& events,
                                         spdlog::logger& log, EventSyncOptions options, Scope scope)
 {
@@ -87,8 +107,14 @@ asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& 
             co_return result;
         }
         ++result.pages;
-        if (page.items.empty())
-            co_return result; // caught up
+        if (page.items.empty()) {
+            result.caught_up = true;
+            co_return result;
+        }
+        if (auto backwards = out_of_order(page, position.cursor)) {
+            result.out_of_order = std::move(backwards);
+            co_return result; // nothing of the page is applied
+        }
         auto const applied = events.apply_page(page.items, filter, now_text());
         for (auto const& note : applied.notes)
             log.warn("events: {}", note);
@@ -97,7 +123,8 @@ asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& 
                   "quarantined), cursor {}",
                   page.items.size(), applied.applied, applied.unchanged, applied.skipped,
                   applied.quarantined, applied.cursor.value_or("-"));
-        if (page.items.size() < page_size || result.pages >= options.max_pages_per_poll)
+        result.caught_up = page.items.size() < page_size;
+        if (result.caught_up || result.pages >= options.max_pages_per_poll)
             co_return result;
         if (!applied.cursor || applied.cursor == position.cursor)
             throw api::TransportError(api::TransportError::Kind::protocol,

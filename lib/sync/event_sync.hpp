@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <optional>
 #include <string>
 
 namespace spdlog {
@@ -21,7 +22,16 @@ struct PollResult {
     store::EventPageResult totals; // summed over the pages (cursor: the last one saved)
     bool cursor_expired = false;   // rejected by the server, or older than the retention
     std::string expiry_reason;
+    bool caught_up = false; // the last page reached the end of the stream
+    // Set when a page's ids did not ascend (after the cursor and within the page): that page is
+    // not applied, and the stream must be restarted.
+    std::optional<std::string> out_of_order;
 };
+
+// Why the page is not in stream order (an id not above the one before it, starting from the
+// cursor), or nullopt when it is.
+std::optional<std::string> out_of_order(EventPage const& page,
+                                        std::optional<std::string> const& cursor);
 
 // The /events request for the stored position: the configured types (or the defaults), after the
 // cursor or from range_start, filtered on the server when the scope is one organization.

@@ -586,8 +586,9 @@ FakeResponse FakeApi::list_events(std::multimap<std::string, std::string> const&
     auto const range_end = parse_time(param(q, "range_end"));
     auto const org = param(q, "organization_id");
 
-    bool const newest_first = options_.events_order == FakeOptions::EventsOrder::honor &&
-                              param(q, "order").value_or("desc") != "asc";
+    bool const newest_first = options_.events_order == FakeOptions::EventsOrder::newest_first ||
+                              (options_.events_order == FakeOptions::EventsOrder::honor &&
+                               param(q, "order").value_or("desc") != "asc");
     json::array data;
     auto const& all = dataset_.events();
     std::optional<std::string> last;

@@ -84,7 +84,9 @@ struct FakeOptions {
     // /events pages oldest-first whatever `order` says (what the live service has been seen to
     // do), or honours `order` with the documented default, newest first (as WorkOS's own
     // emulator does): a client that sends no order then parks its cursor on the oldest event.
-    enum class EventsOrder { oldest_first, honor };
+    // newest_first: always newest first, whatever `order` says (a broken server: the client must
+    // notice that the ids go backwards).
+    enum class EventsOrder { oldest_first, honor, newest_first };
     EventsOrder events_order = EventsOrder::oldest_first;
     std::vector<FaultRule> faults;
 };

@@ -20,7 +20,8 @@ int usage()
            "                   [--max-groups-per-user N] [--skewed] [--port N]\n"
            "                   [--tls-cert PEM --tls-key PEM] [--api-key KEY]\n"
            "                   [--no-rate-limit] [--directory-rate N] [--global-rate N]\n"
-           "                   [--empty-embedded-groups] [--events-order oldest-first|honor]\n"
+           "                   [--empty-embedded-groups] [--events-order "
+           "oldest-first|honor|newest-first]\n"
            "                   [--port-file F] [--bounds-file F] [--stats-file F] [--threads N]\n"
            "  --skewed        directory sizes fall off as 1/rank; a few groups hold most members\n"
            "  --bounds-file   writes the dataset's lower bounds on a complete mirror (JSON)\n"
@@ -130,10 +131,12 @@ int main(int argc, char** argv)
                 options.empty_embedded_groups = true;
             else if (a == "--events-order") {
                 auto const v = value();
-                if (v != "oldest-first" && v != "honor")
+                using Order = fake::FakeOptions::EventsOrder;
+                if (v != "oldest-first" && v != "honor" && v != "newest-first")
                     return usage();
-                options.events_order = v == "honor" ? fake::FakeOptions::EventsOrder::honor
-                                                    : fake::FakeOptions::EventsOrder::oldest_first;
+                options.events_order = v == "honor"          ? Order::honor
+                                       : v == "newest-first" ? Order::newest_first
+                                                             : Order::oldest_first;
             } else
                 return usage();
         }

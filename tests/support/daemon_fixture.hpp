@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -72,10 +73,14 @@ protected:
     std::unique_ptr<NotifySocket> notify;
     int starts = 0;
 
+    std::function<void(fake::FakeOptions&)> fake_options{}; // set before start_fake
+
     void start_fake(fake::DatasetSpec spec = {21, 2, 80, 8, 2}, bool rate_limit = false)
     {
         fake::FakeOptions o;
         o.rate_limit = rate_limit;
+        if (fake_options)
+            fake_options(o);
         fake = std::make_unique<fake::FakeWorkos>(fake::Dataset::generate(spec), o, test::tls());
     }
 
@@ -105,6 +110,9 @@ protected:
     void TearDown() override
     {
         if (daemon && daemon->running()) {
+            // drained first: a daemon whose notify socket is full blocks in sd_notify
+            if (notify)
+                notify->messages();
             daemon->signal(SIGTERM);
             daemon->wait(10s);
         }

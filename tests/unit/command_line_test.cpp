@@ -41,5 +41,21 @@ TEST(CommandLine, ErrorsNameTheArgument)
     EXPECT_EQ(error({"--once=yes"}), "--once takes no value");
     EXPECT_NE(error({"--api-key", "sk_x"}).find("not taken on the command line"),
               std::string::npos);
-    EXPECT_EQ(error({"stray"}), "unknown argument 'stray'");
+    EXPECT_EQ(error({"stray"}), "unknown subcommand 'stray' (known: status)");
+}
+
+TEST(CommandLine, TheStatusSubcommandTakesTheGlobalOptionsOnEitherSide)
+{
+    auto cl = ok({"--config", "c.toml", "status", "--json"});
+    EXPECT_EQ(cl.subcommand, Subcommand::status);
+    EXPECT_TRUE(cl.json);
+    EXPECT_EQ(cl.config, "c.toml");
+    cl = ok({"status", "--db", "m.db"});
+    EXPECT_EQ(cl.subcommand, Subcommand::status);
+    EXPECT_EQ(cl.db, "m.db");
+    EXPECT_FALSE(cl.json);
+    EXPECT_EQ(error({"stauts"}), "unknown subcommand 'stauts' (known: status)");
+    EXPECT_EQ(error({"status", "extra"}), "unexpected argument 'extra' after the subcommand");
+    EXPECT_EQ(error({"--json"}), "--json only goes with the status subcommand");
+    EXPECT_EQ(error({"status", "--once"}), "--once does not go with a subcommand");
 }

@@ -80,8 +80,9 @@ protected:
                        {fake.options().api_key, "test", {1, 1ms, 1ms, 1ms}},
                        *log.logger};
     RecordingObserver observer;
+    store::DaemonStatus status{*db};
     sched::Scheduler scheduler{
-        ioc.get_executor(), {api, mirror, *log.logger}, events, fast(), observer};
+        ioc.get_executor(), {api, mirror, *log.logger}, events, status, fast(), observer};
     boost::asio::cancellation_signal cancel;
     std::future<void> running;
 

@@ -20,8 +20,9 @@ TEST(EventsTarget, CursorOrRangeStartAndOneOrganization)
     auto t =
         api::events_target(sync::events_query(options, scope, {std::string("event_1"), {}, {}}));
     EXPECT_NE(t.find("events=dsync.activated%2Cdsync.deleted%2C"), std::string::npos) << t;
-    EXPECT_NE(t.find("&limit=100&after=event_1"), std::string::npos);
-    EXPECT_EQ(t.find("order="), std::string::npos) << "never send order to /events";
+    EXPECT_NE(t.find("&limit=100&order=asc&after=event_1"), std::string::npos)
+        << "oldest first, always: the documented default is newest first";
+    EXPECT_EQ(t.find("before="), std::string::npos);
     t = api::events_target(
         sync::events_query(options, scope, {{}, {}, std::string("2026-01-01T00:00:00.000Z")}));
     EXPECT_NE(t.find("&range_start=2026-01-01T00%3A00%3A00.000Z"), std::string::npos) << t;

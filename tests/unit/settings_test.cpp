@@ -142,3 +142,27 @@ TEST_F(SettingsTest, MissingOrEmptyKeyIsAnError)
     s.api_key_file = write("empty", "\n");
     EXPECT_THROW(resolve_api_key(s, {}, none), SettingsError);
 }
+
+TEST_F(SettingsTest, MetricsAddressLoopbackOrUnixSocketUnlessAllowed)
+{
+    auto const path = write("m.toml", "metrics_address = \"127.0.0.1:9464\"\n"
+                                      "status_heartbeat_seconds = 30\n");
+    auto const s = load_settings(path);
+    ASSERT_TRUE(s.metrics_address);
+    EXPECT_EQ(s.metrics_address->host, "127.0.0.1");
+    EXPECT_EQ(s.metrics_address->port, 9464);
+    EXPECT_EQ(s.status_heartbeat, std::chrono::seconds(30));
+    EXPECT_TRUE(load_settings(write("u.toml", "metrics_address = \"/run/d/m.sock\"\n"))
+                    .metrics_address->unix_path);
+    EXPECT_EQ(
+        load_settings(write("v6.toml", "metrics_address = \"[::1]:9\"\n")).metrics_address->host,
+        "::1");
+    EXPECT_NE(load_error("metrics_address = \"0.0.0.0:9464\"").find("metrics_allow_remote"),
+              std::string::npos);
+    EXPECT_NO_THROW(load_settings(
+        write("r.toml", "metrics_address = \"0.0.0.0:9464\"\nmetrics_allow_remote = true\n")));
+    EXPECT_NE(load_error("metrics_address = \"localhost\"").find("HOST:PORT"), std::string::npos);
+    EXPECT_NE(load_error("metrics_address = \"127.0.0.1:99999\"").find("1 to 65535"),
+              std::string::npos);
+    EXPECT_NE(load_error("status_heartbeat_seconds = 0").find("out of range"), std::string::npos);
+}
