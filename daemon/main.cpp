@@ -1,5 +1,6 @@
 // dirsyncd: command line and config -> objects -> io_context -> exit code. Only wiring here.
 #include "api/api_client.hpp"
+#include "check_config.hpp"
 #include "database_watch.hpp"
 #include "exit_codes.hpp"
 #include "http/beast_transport.hpp"
@@ -92,6 +93,8 @@ int run(settings::CommandLine const& cl)
     }
     if (!url->is_tls())
         log->warn("talking plain http to {}: only for tests against a local server", url->host);
+    if (cl.subcommand == settings::Subcommand::check_config)
+        return check_config(cfg, cl.config, *url, api_key, cl.online);
 
     // The lock first: a second instance racing the first must be told so (exit 6), not fail to
     // migrate a database the first one is migrating.

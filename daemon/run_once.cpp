@@ -18,14 +18,6 @@
 namespace dirsync::daemon {
 namespace asio = boost::asio;
 
-namespace {
-
-struct Outcome {
-    int code;
-    std::string message; // for stderr; empty on success
-};
-
-// Turns what ended the sync into an exit code and one line for the operator.
 Outcome outcome_of(sync::Failure const& f, std::string const& api_url)
 {
     using sync::FailureKind;
@@ -55,6 +47,8 @@ Outcome outcome_of(sync::Failure const& f, std::string const& api_url)
     }
     return {exit_sync_failed, f.message};
 }
+
+namespace {
 
 // Several directories failed: the exit code of the most telling failure, the first's text.
 Outcome outcome_of(std::vector<sync::DirectoryFailure> const& failures, std::size_t synced)

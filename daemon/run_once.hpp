@@ -3,6 +3,7 @@
 
 #include "api/api_client.hpp"
 #include "database_watch.hpp"
+#include "sync/failure.hpp"
 #include "sync/full_sync.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +11,14 @@
 #include <string>
 
 namespace dirsync::daemon {
+
+struct Outcome {
+    int code;
+    std::string message; // for stderr; empty on success
+};
+
+// Turns what ended a run into an exit code (exit_codes.hpp) and one line for the operator.
+Outcome outcome_of(sync::Failure const& failure, std::string const& api_url);
 
 // Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it. Logs a summary, writes the
 // one-line reason of a failure to stderr, and returns the exit code (exit_codes.hpp). A database

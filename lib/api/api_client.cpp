@@ -121,6 +121,20 @@ std::string events_target(EventsQuery const& query)
     return target;
 }
 
+std::string loggable(std::string const& target)
+{
+    // The /events target names every event type: a log line names how many.
+    auto const begin = target.find("events=");
+    if (begin == std::string::npos)
+        return target;
+    auto const end = std::min(target.find('&', begin), target.size());
+    auto const types = target.substr(begin + 7, end - begin - 7);
+    std::size_t n = 1;
+    for (std::size_t at = 0; (at = types.find("%2C", at)) != std::string::npos; at += 3)
+        ++n;
+    return target.substr(0, begin) + fmt::format("events=<{} types>", n) + target.substr(end);
+}
+
 asio::awaitable<void> ApiClient::wait_for_hold()
 {
     // A 429's Retry-After holds every request of the client, not only the refused one: the
@@ -168,7 +182,7 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                     fmt::format("malformed response: {}{}", *why, request_id_note(res.request_id));
                 if (final_attempt)
                     throw TransportError(TransportError::Kind::protocol,
-                                         fmt::format("GET {}: {}", target, failure));
+                                         fmt::format("GET {}: {}", loggable(target), failure));
             } else {
                 if (res.status == 429) {
                     ++stats_.throttled[index];
@@ -183,7 +197,7 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                 failure = describe_status(res, body) + request_id_note(res.request_id);
                 if (!is_retryable_status(res.status) || final_attempt) {
                     throw ApiError(res.status, body.code.value_or(""), res.request_id,
-                                   fmt::format("GET {}: {}{}", target, failure,
+                                   fmt::format("GET {}: {}{}", loggable(target), failure,
                                                is_retryable_status(res.status)
                                                    ? fmt::format(" after {} attempts", attempt)
                                                    : ""));
@@ -201,17 +215,17 @@ asio::awaitable<http::Response> ApiClient::request(Endpoint endpoint, std::strin
                 is_tls_error(e.code()) ? TransportError::Kind::tls : TransportError::Kind::network;
             // A certificate that fails verification will fail the same way next time.
             if (final_attempt || kind == TransportError::Kind::tls)
-                throw TransportError(kind,
-                                     fmt::format("GET {}: {}{}", target, e.code().message(),
-                                                 kind == TransportError::Kind::tls
-                                                     ? " (TLS)"
-                                                     : fmt::format(" after {} attempts", attempt)));
+                throw TransportError(
+                    kind, fmt::format("GET {}: {}{}", loggable(target), e.code().message(),
+                                      kind == TransportError::Kind::tls
+                                          ? " (TLS)"
+                                          : fmt::format(" after {} attempts", attempt)));
             failure = e.code().message();
         }
         ++stats_.retries;
         auto const delay = server_hint.value_or(backoff_delay(options_.retry, attempt, unit(rng_)));
-        log_.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", target, failure, attempt,
-                  options_.retry.max_attempts, delay.count());
+        log_.warn("GET {} failed ({}), attempt {}/{}, retrying in {} ms", loggable(target), failure,
+                  attempt, options_.retry.max_attempts, delay.count());
         asio::steady_timer timer(ex_, delay);
         co_await timer.async_wait(asio::use_awaitable);
     }

@@ -61,6 +61,8 @@ struct EventsQuery {
     std::optional<std::string> organization_id;
 };
 std::string events_target(EventsQuery const& query);
+// A target as log lines show it: the /events list of types shortened to their number.
+std::string loggable(std::string const& target);
 
 class ApiClient {
 public:

@@ -85,6 +85,40 @@ void Scheduler::schedule_next_full()
                           std::uniform_real_distribution<double>(0, 1)(rng_));
 }
 
+void Scheduler::resume_schedule()
+{
+    // The schedule follows what the mirror records, not the process start: a daemon restarted
+    // every day still repairs drift, and a full sync cut short by a stop or a crash goes on.
+    std::optional<std::int64_t> oldest;
+    std::optional<std::string> oldest_text;
+    bool interrupted = false;
+    for (auto const& r : svc_.store.directory_status()) {
+        interrupted = interrupted || r.staging;
+        if (!r.full_sync_finished_at)
+            continue;
+        if (!last_full_ || *r.full_sync_finished_at > *last_full_)
+            last_full_ = r.full_sync_finished_at;
+        auto const at = parse_timestamp(*r.full_sync_finished_at);
+        if (at && (!oldest || *at < *oldest)) {
+            oldest = at;
+            oldest_text = r.full_sync_finished_at;
+        }
+    }
+    schedule_next_full();
+    if (oldest) {
+        auto const since = std::chrono::microseconds(now_micros() - *oldest);
+        next_full_ -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(since);
+        auto const due = std::chrono::duration_cast<std::chrono::seconds>(
+            next_full_ - std::chrono::steady_clock::now());
+        svc_.log.info("next full resync {} (the least recent full sync finished at {})",
+                      due.count() > 0 ? fmt::format("in {} s", due.count()) : "now", *oldest_text);
+    }
+    if (interrupted) {
+        svc_.log.info("a full sync was interrupted by the last stop: resuming it now");
+        full_requested_ = true;
+    }
+}
+
 void Scheduler::publish_status()
 {
     auto error = [](char const* what, std::optional<std::string> const& e) {
@@ -130,7 +164,7 @@ asio::awaitable<void> Scheduler::run()
                       position->cursor ? "cursor " + *position->cursor
                                        : "range start " + position->range_start.value_or("?"));
         observer_.mirror_ready();
-        schedule_next_full();
+        resume_schedule();
     } else {
         svc_.log.info("no event stream yet: starting with a full sync of every directory");
         full_requested_ = true;

@@ -105,6 +105,9 @@ private:
     std::chrono::milliseconds failure_delay(int failures);
     void publish_status();
     void schedule_next_full(); // the interval from now, with jitter
+    // At start with a complete mirror: the next full resync from sync_state, the last one for
+    // the status line, and a full sync at once when one was interrupted.
+    void resume_schedule();
     // mirror_status: the event stream's state, written only when it changes (or, for
     // caught_up_at, once per status_heartbeat); a database error here is logged, not fatal.
     void record_caught_up(bool changed);

@@ -9,6 +9,7 @@ std::string usage_text()
     return "usage: dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH]\n"
            "                [--log-level LEVEL] [--once] [--version] [--help]\n"
            "       dirsyncd [--config FILE] [--db PATH] status [--json]\n"
+           "       dirsyncd [--config FILE] check-config [--online]\n"
            "\n"
            "Mirrors the WorkOS Directory Sync directories that the API key can see into a local\n"
            "SQLite database.\n"
@@ -32,6 +33,11 @@ std::string usage_text()
            "                     stream within 3 poll intervals; 1 when a directory is held,\n"
            "                     failing or never synced, or the daemon is stale; 5 when the\n"
            "                     database cannot be read\n"
+           "  check-config [--online]\n"
+           "                     read the config and the API key as the daemon would; exit 0, or\n"
+           "                     2 with the error (file, line, key). --online also makes one\n"
+           "                     authenticated request and tells how many directories the key\n"
+           "                     sees (exit 3: key rejected, 4: API unreachable)\n"
            "\n"
            "The API key comes from the environment variable WORKOS_API_KEY, or from the file "
            "named\n"
@@ -58,21 +64,25 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
             arg = arg.substr(0, eq);
         }
         if (arg == "--once" || arg == "--version" || arg == "--help" || arg == "-h" ||
-            arg == "--json") {
+            arg == "--json" || arg == "--online") {
             if (inline_value)
                 return fmt::format("{} takes no value", arg);
             (arg == "--once"      ? cl.once
              : arg == "--version" ? cl.version
              : arg == "--json"    ? cl.json
+             : arg == "--online"  ? cl.online
                                   : cl.help) = true;
             continue;
         }
         if (arg.rfind("-", 0) != 0) {
             if (cl.subcommand != Subcommand::none)
                 return fmt::format("unexpected argument '{}' after the subcommand", arg);
-            if (arg != "status")
-                return fmt::format("unknown subcommand '{}' (known: status)", arg);
-            cl.subcommand = Subcommand::status;
+            if (arg == "status")
+                cl.subcommand = Subcommand::status;
+            else if (arg == "check-config")
+                cl.subcommand = Subcommand::check_config;
+            else
+                return fmt::format("unknown subcommand '{}' (known: status, check-config)", arg);
             continue;
         }
         if (arg == "--allow-deletions") {
@@ -112,6 +122,8 @@ std::variant<CommandLine, std::string> parse_command_line(std::vector<std::strin
     }
     if (cl.json && cl.subcommand != Subcommand::status)
         return std::string("--json only goes with the status subcommand");
+    if (cl.online && cl.subcommand != Subcommand::check_config)
+        return std::string("--online only goes with the check-config subcommand");
     if (cl.subcommand != Subcommand::none && cl.once)
         return std::string("--once does not go with a subcommand");
     if (!cl.allow_deletions.empty() && !cl.once)

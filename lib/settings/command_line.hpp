@@ -2,6 +2,7 @@
 //   dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH] [--log-level LEVEL]
 //            [--once [--allow-deletions DIRECTORY_ID]...] [--version] [--help]
 //   dirsyncd [global options] status [--json]   (global options may also follow the subcommand)
+//   dirsyncd [global options] check-config [--online]
 #pragma once
 
 #include <optional>
@@ -11,11 +12,12 @@
 
 namespace dirsync::settings {
 
-enum class Subcommand { none, status };
+enum class Subcommand { none, status, check_config };
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::none;
-    bool json = false; // status --json
+    bool json = false;   // status --json
+    bool online = false; // check-config --online
     std::optional<std::string> config;
     std::optional<std::string> db;
     std::optional<std::string> api_url;

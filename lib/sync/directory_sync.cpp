@@ -137,10 +137,40 @@ public:
             return;
         last_report = now;
         double const secs = std::chrono::duration<double>(now - started).count();
-        svc.log.info("directory {}: {} phase, {} groups, {} users, {} memberships listed; {} "
+        svc.log.info("directory {}: {} phase{}; {} groups, {} users, {} memberships listed; {} "
                      "requests in {:.1f} s ({:.1f} req/s)",
-                     dir.id, phase, groups, users, memberships, requests, secs,
+                     dir.id, phase, phase_progress(now), groups, users, memberships, requests, secs,
                      secs > 0 ? static_cast<double>(requests) / secs : 0.0);
+    }
+
+    void enter(char const* next_phase)
+    {
+        phase = next_phase;
+        phase_started = Clock::now();
+    }
+
+    // " 120 of 400 users (30 %), about 25 s left": what the phase has done of what it will do
+    // (the directory's counts, or the membership owners), and the time left at its pace so far.
+    std::string phase_progress(Clock::time_point now)
+    {
+        std::int64_t done = 0, total = 0;
+        char const* unit = "";
+        if (std::string_view(phase) == "groups" && dir.group_count)
+            done = groups, total = *dir.group_count, unit = "groups";
+        else if (std::string_view(phase) == "users" && dir.user_count)
+            done = users, total = *dir.user_count, unit = "users";
+        else if (std::string_view(phase) == "memberships") {
+            auto const [owners, finished] = svc.store.owner_progress(dir.id);
+            done = finished, total = owners, unit = "owners";
+        }
+        if (total <= 0)
+            return "";
+        double const f = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+        double const secs = std::chrono::duration<double>(now - phase_started).count();
+        std::string left = "time left unknown";
+        if (f > 0)
+            left = fmt::format("about {:.0f} s left", secs * (1 - f) / f);
+        return fmt::format(" {} of {} {} ({:.0f} %), {}", done, total, unit, 100 * f, left);
     }
 
     SyncServices svc;
@@ -148,6 +178,7 @@ public:
     Directory const& dir;
     Clock::time_point started;
     Clock::time_point last_report;
+    Clock::time_point phase_started = Clock::now();
     char const* phase = "groups";
     std::uint64_t requests = 0;
     std::int64_t groups = 0, users = 0, memberships = 0, rejected = 0;
@@ -159,7 +190,7 @@ public:
 
 asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
 {
-    run.phase = "groups";
+    run.enter("groups");
     auto& api = run.svc.api;
     auto const dir_id = run.dir.id;
     std::string what = "GET /directory_groups?directory=" + dir_id;
@@ -181,7 +212,7 @@ stage_users(Run& run, std::optional<std::string> cursor, store::MirrorStore::Emb
             store::MirrorStore::Owners owners = store::MirrorStore::Owners::later,
             std::function<void()> after_page = {})
 {
-    run.phase = "users";
+    run.enter("users");
     auto& api = run.svc.api;
     auto const dir_id = run.dir.id;
     std::string what = "GET /directory_users?directory=" + dir_id;
@@ -234,6 +265,10 @@ public:
         taken_.insert(owner.id);
         return owner;
     }
+    // A walked owner is done in the staging file, where pending_owners no longer finds it: only
+    // the owners being walked are kept out by hand (a set of all, at a million users, was most
+    // of the daemon's memory).
+    void finished(std::string const& id) { taken_.erase(id); }
     bool open() const { return open_; }
     void added() { more.cancel(); } // wakes the walks waiting for owners
     void close()
@@ -257,7 +292,7 @@ private:
     std::string directory_id_;
     std::optional<std::string> last_;
     std::vector<store::Owner> buffer_;
-    std::set<std::string> taken_; // handed out in this run: walked, or being walked
+    std::set<std::string> taken_; // handed out and being walked
 };
 
 // Lists the memberships of one owner from its stored position on.
@@ -288,7 +323,9 @@ asio::awaitable<void> owner_walks(Run& run, MembershipSource strategy, OwnerQueu
 {
     for (;;) {
         if (auto owner = queue.next()) {
+            auto const id = owner->id;
             co_await list_owner(run, strategy, std::move(*owner));
+            queue.finished(id);
             continue;
         }
         if (!queue.open())
@@ -326,7 +363,7 @@ asio::awaitable<void> run_walks(Run& run, MembershipSource strategy, OwnerQueue&
 // each owner resumes from its own last stored page.
 asio::awaitable<void> stage_memberships(Run& run, MembershipSource strategy, bool resumed)
 {
-    run.phase = "memberships";
+    run.enter("memberships");
     auto& st = run.svc.store;
     auto const& dir_id = run.dir.id;
     if (!resumed)
@@ -344,7 +381,7 @@ asio::awaitable<void> list_users_as_owners(Run& run, std::optional<std::string> 
     std::function<void()> added = [&queue] { queue.added(); };
     co_await stage_users(run, std::move(cursor), store::MirrorStore::Embedded::ignore,
                          store::MirrorStore::Owners::from_page, added);
-    run.phase = "memberships";
+    run.enter("memberships");
     queue.close();
 }
 
@@ -358,7 +395,7 @@ asio::awaitable<void> stage_users_and_memberships(Run& run, std::optional<std::s
     auto const& dir_id = run.dir.id;
     if (!resumed)
         st.stream_owners(dir_id, MembershipSource::per_user);
-    run.phase = "users";
+    run.enter("users");
     OwnerQueue queue(st, dir_id, co_await asio::this_coro::executor, true);
     auto listing = list_users_as_owners(run, std::move(cursor), queue);
     co_await run_walks(run, MembershipSource::per_user, queue, walks_per_user_directory,
@@ -509,7 +546,7 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
     }
 
     check_deletions(svc, options, directory);
-    run.phase = "merge";
+    run.enter("merge");
     run.report_progress(Report::now);
     result.requests = run.requests;
     result.merge =

@@ -286,10 +286,11 @@ TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsTheUnit)
     test::TempDir dir;
     auto unit =
         test::read_file(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service").value();
-    // verify wants ExecStart's binary to exist: point it at the one we built.
-    auto const pos = unit.find("/usr/local/bin/dirsyncd");
-    ASSERT_NE(pos, std::string::npos);
-    unit.replace(pos, std::strlen("/usr/local/bin/dirsyncd"), DIRSYNCD_BINARY);
+    // verify wants the binaries of ExecStart and ExecReload to exist: the one we built.
+    std::string const installed = "/usr/local/bin/dirsyncd";
+    ASSERT_NE(unit.find(installed), std::string::npos);
+    for (auto pos = unit.find(installed); pos != std::string::npos; pos = unit.find(installed))
+        unit.replace(pos, installed.size(), DIRSYNCD_BINARY);
     auto const path = dir.file("dirsyncd.service");
     std::ofstream(path) << unit;
     auto r = test::run_process({"/usr/bin/systemd-analyze", "verify", path},

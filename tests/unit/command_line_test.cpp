@@ -41,7 +41,7 @@ TEST(CommandLine, ErrorsNameTheArgument)
     EXPECT_EQ(error({"--once=yes"}), "--once takes no value");
     EXPECT_NE(error({"--api-key", "sk_x"}).find("not taken on the command line"),
               std::string::npos);
-    EXPECT_EQ(error({"stray"}), "unknown subcommand 'stray' (known: status)");
+    EXPECT_EQ(error({"stray"}), "unknown subcommand 'stray' (known: status, check-config)");
 }
 
 TEST(CommandLine, TheStatusSubcommandTakesTheGlobalOptionsOnEitherSide)
@@ -54,8 +54,17 @@ TEST(CommandLine, TheStatusSubcommandTakesTheGlobalOptionsOnEitherSide)
     EXPECT_EQ(cl.subcommand, Subcommand::status);
     EXPECT_EQ(cl.db, "m.db");
     EXPECT_FALSE(cl.json);
-    EXPECT_EQ(error({"stauts"}), "unknown subcommand 'stauts' (known: status)");
+    EXPECT_EQ(error({"stauts"}), "unknown subcommand 'stauts' (known: status, check-config)");
     EXPECT_EQ(error({"status", "extra"}), "unexpected argument 'extra' after the subcommand");
     EXPECT_EQ(error({"--json"}), "--json only goes with the status subcommand");
     EXPECT_EQ(error({"status", "--once"}), "--once does not go with a subcommand");
+}
+
+TEST(CommandLine, CheckConfigTakesOnline)
+{
+    auto cl = ok({"check-config", "--config", "c.toml", "--online"});
+    EXPECT_EQ(cl.subcommand, Subcommand::check_config);
+    EXPECT_TRUE(cl.online);
+    EXPECT_FALSE(ok({"--config", "c.toml", "check-config"}).online);
+    EXPECT_EQ(error({"--online"}), "--online only goes with the check-config subcommand");
 }
