@@ -39,31 +39,33 @@ void create_database_file(std::string const& path)
 // The WAL files stay when the last connection closes (SQLITE_FCNTL_PERSIST_WAL), with the
 // database file's mode and group: a reader that may not write the directory cannot create them,
 // and without them it could not open the mirror while no daemon runs.
-void keep_wal_files(SQLite::Database& db, std::string const& path)
+void keep_wal_files(SQLite::Database& db)
 {
     int persist = 1;
     sqlite3_file_control(db.getHandle(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
+void give_wal_files_the_database_mode(std::string const& path)
+{
+    // By path, never through a descriptor of our own: closing any descriptor of a file drops
+    // every POSIX lock this process holds on it, SQLite's on the -shm included (another
+    // connection would then reset the -shm under our mapping).
     struct stat database {};
     if (::stat(path.c_str(), &database) != 0)
         throw StoreError(fmt::format("cannot stat database {}: {}", path, std::strerror(errno)));
     mode_t const mode = database.st_mode & 0666;
     for (char const* suffix : {"-wal", "-shm"}) {
         auto const file = path + suffix;
-        int const fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
-        if (fd < 0)
-            throw StoreError(fmt::format("cannot create {}: {}", file, std::strerror(errno)));
         struct stat st {};
-        bool ok = ::fstat(fd, &st) == 0;
-        if (ok && (st.st_mode & 0777) != mode)
-            ok = ::fchmod(fd, mode) == 0;
+        if (::stat(file.c_str(), &st) != 0)
+            continue; // made later by SQLite, with the database file's mode
+        bool ok = (st.st_mode & 0777) == mode || ::chmod(file.c_str(), mode) == 0;
         if (ok && st.st_gid != database.st_gid)
-            ok = ::fchown(fd, static_cast<uid_t>(-1), database.st_gid) == 0;
-        int const err = errno;
-        ::close(fd);
+            ok = ::chown(file.c_str(), static_cast<uid_t>(-1), database.st_gid) == 0;
         if (!ok)
             throw StoreError(fmt::format("cannot give {} the mode {:o} and the group {} of the "
-                                         "database: {}",
-                                         file, mode, database.st_gid, std::strerror(err)));
+                                         "database (readers need them): {}",
+                                         file, mode, database.st_gid, std::strerror(errno)));
     }
 }
 
@@ -256,7 +258,7 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
         db->exec("PRAGMA auto_vacuum = INCREMENTAL");
     try {
         if (!in_memory) {
-            keep_wal_files(*db, path);
+            keep_wal_files(*db);
             db->exec("PRAGMA journal_mode = WAL");
         }
     } catch (SQLite::Exception const& e) {
@@ -289,8 +291,10 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
             compact_once(*db, path);
     }
     attach_staging(*db, path);
-    if (!in_memory)
+    if (!in_memory) {
+        give_wal_files_the_database_mode(path); // they exist now: the file was read or written
         db->checkpoint_in_background(path);
+    }
     return db;
 }
 

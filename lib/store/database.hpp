@@ -72,9 +72,11 @@ private:
 // that it can be locked before it is opened. Throws StoreError naming the path.
 void create_database_file(std::string const& path);
 
-// Keeps the connection's -wal and -shm files after it closes, with the database file's mode and
-// group (made now when missing), so that readers without write access can always open the mirror.
-void keep_wal_files(SQLite::Database& db, std::string const& path);
+// Keeps the connection's -wal and -shm files after it closes, so that readers without write
+// access can always open the mirror; give_wal_files_the_database_mode makes them readable by the
+// database file's group (mode and group of the database file, whatever the umask).
+void keep_wal_files(SQLite::Database& db);
+void give_wal_files_the_database_mode(std::string const& path);
 
 // Opens (creating when absent, mode 0640 whatever the umask) the database at `path`, or an
 // in-memory one for ":memory:". Sets WAL mode and the busy timeout, applies the embedded

@@ -102,12 +102,17 @@ TEST_F(OperatorTest, TheNextFullResyncIsDueAfterTheLastOneRecordedNotAfterTheSta
     EXPECT_NE(daemon->output().find("next full resync now"), std::string::npos) << daemon->output();
     EXPECT_TRUE(eventually([&] { return notify->got("last finished 2026-"); }, 10s))
         << "STATUS= shows the full sync recorded in sync_state";
+    // the whole resync applied (every directory, no run left), before the next stop
     ASSERT_TRUE(eventually(
         [&] {
-            return daemon->output().find("full resync of every directory") != std::string::npos ||
-                   daemon->output().find("full sync done") != std::string::npos;
+            SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+            return db.execAndGet("SELECT (SELECT COUNT(*) FROM sync_state WHERE "
+                                 "full_sync_finished_at < '2026-02') + (SELECT COUNT(*) FROM "
+                                 "full_sync_runs)")
+                       .getInt() == 0;
         },
-        10s));
+        20s))
+        << daemon->output();
     daemon->signal(SIGTERM);
     ASSERT_EQ(daemon->wait(10s), 0);
 

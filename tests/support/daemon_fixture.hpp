@@ -11,43 +11,58 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 namespace test {
 
 using namespace std::chrono_literals;
 
-// A NOTIFY_SOCKET the daemon talks to, as systemd would.
+// A NOTIFY_SOCKET the daemon talks to, as systemd would: read all the time, like systemd, so
+// that a daemon never blocks in sd_notify on a full socket while a test looks elsewhere.
 class NotifySocket {
 public:
     explicit NotifySocket(std::string path)
         : path_(std::move(path))
     {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
         addr.sun_family = AF_UNIX;
         std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
         if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
             throw std::runtime_error("bind notify socket");
+        timeval tv{0, 50 * 1000}; // the reader looks at `stop_` this often
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        reader_ = std::thread([this] {
+            char buf[4096];
+            while (!stop_) {
+                auto const n = ::recv(fd_, buf, sizeof buf, 0);
+                if (n <= 0)
+                    continue;
+                std::lock_guard lock(mutex_);
+                received_.emplace_back(buf, static_cast<std::size_t>(n));
+            }
+        });
     }
-    ~NotifySocket() { ::close(fd_); }
+    ~NotifySocket()
+    {
+        stop_ = true;
+        reader_.join();
+        ::close(fd_);
+    }
     std::string const& path() const { return path_; }
     // Every message received so far, one per entry.
-    std::vector<std::string> const& messages()
+    std::vector<std::string> messages()
     {
-        char buf[4096];
-        for (;;) {
-            auto const n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0)
-                break;
-            received_.emplace_back(buf, static_cast<std::size_t>(n));
-        }
+        std::lock_guard lock(mutex_);
         return received_;
     }
     bool got(std::string const& prefix)
@@ -61,7 +76,10 @@ public:
 private:
     std::string path_;
     int fd_ = -1;
+    std::mutex mutex_;
     std::vector<std::string> received_;
+    std::atomic<bool> stop_{false};
+    std::thread reader_;
 };
 
 class DaemonFixture : public ::testing::Test {
@@ -110,9 +128,6 @@ protected:
     void TearDown() override
     {
         if (daemon && daemon->running()) {
-            // drained first: a daemon whose notify socket is full blocks in sd_notify
-            if (notify)
-                notify->messages();
             daemon->signal(SIGTERM);
             daemon->wait(10s);
         }
