@@ -270,7 +270,11 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
     // replication tools to ship.
     db->exec("PRAGMA journal_size_limit = 67108864");
     db->exec("PRAGMA foreign_keys = OFF");
-    db->exec("PRAGMA temp_store = MEMORY");
+    // Temporary b-trees and statement journals (the merge's IN lists, sorts, undo copies) spill
+    // to temporary files (private under systemd's PrivateTmp=) past the temp cache: in memory
+    // they grew with the largest directory, to a peak RSS of 78 MiB at a million users (39 MiB
+    // this way), for about 15 % more CPU in a first sync.
+    db->exec("PRAGMA temp_store = FILE");
     db->exec("PRAGMA cache_size = -8192"); // 8 MiB: a merge's working set without spilling
     limit_database_size(*db, options.max_bytes);
 
