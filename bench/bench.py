@@ -384,8 +384,8 @@ def main():
         say(f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}, "
             f"SQLite {sqlite3.sqlite_version}, release build")
         say()
-        todo = ["compare", "limits", "events", "lag", "scale"] if args.what == "all" else [args.what]
-        for what in todo:
+        selected = ["compare", "limits", "events", "lag", "scale"] if args.what == "all" else [args.what]
+        for what in selected:
             if what == "compare":
                 bench_compare(args, work)
             elif what == "limits":

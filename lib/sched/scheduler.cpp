@@ -93,15 +93,16 @@ void Scheduler::resume_schedule()
     std::optional<std::string> oldest_text;
     bool interrupted = false;
     for (auto const& r : svc_.store.directory_status()) {
-        interrupted = interrupted || r.staging;
-        if (!r.full_sync_finished_at)
+        interrupted = interrupted || r.full_sync_in_progress;
+        auto const& finished = r.last_full_sync_finished_at;
+        if (!finished)
             continue;
-        if (!last_full_ || *r.full_sync_finished_at > *last_full_)
-            last_full_ = r.full_sync_finished_at;
-        auto const at = parse_timestamp(*r.full_sync_finished_at);
+        if (!last_full_ || *finished > *last_full_)
+            last_full_ = finished;
+        auto const at = parse_timestamp(*finished);
         if (at && (!oldest || *at < *oldest)) {
             oldest = at;
-            oldest_text = r.full_sync_finished_at;
+            oldest_text = finished;
         }
     }
     schedule_next_full();
@@ -143,14 +144,15 @@ void Scheduler::log_status()
                   events_.quarantined_count(), last_poll_.value_or("never"),
                   full_running_ ? "running" : "idle");
     for (auto const& r : rows)
-        svc_.log.info("status: directory {} ({}): {} users, {} groups, {} memberships; last full "
-                      "sync {} ({}){}{}",
-                      r.id, r.name.empty() ? "-" : r.name, r.users, r.groups, r.memberships,
-                      r.full_sync_finished_at.value_or("never"), r.strategy.value_or("-"),
-                      r.staging ? "; a full sync is in progress or was interrupted" : "",
-                      r.last_error ? fmt::format("; last error at {}: {}",
-                                                 r.last_error_at.value_or("?"), *r.last_error)
-                                   : "");
+        svc_.log.info(
+            "status: directory {} ({}): {} users, {} groups, {} memberships; last full "
+            "sync {} ({}){}{}",
+            r.id, r.name.value_or("-"), r.users, r.groups, r.memberships,
+            r.last_full_sync_finished_at.value_or("never"), r.membership_strategy.value_or("-"),
+            r.full_sync_in_progress ? "; a full sync is in progress or was interrupted" : "",
+            r.last_error ? fmt::format("; last error at {}: {}", r.last_error_at.value_or("?"),
+                                       *r.last_error)
+                         : "");
 }
 
 asio::awaitable<void> Scheduler::run()

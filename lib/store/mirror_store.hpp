@@ -11,6 +11,7 @@
 
 #include "model/model.hpp"
 #include "model/sync_options.hpp"
+#include "store/status_report.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -157,14 +158,7 @@ public:
     void record_error(std::string const& directory_id, std::string const& message,
                       std::string const& now);
     // One line of facts per directory known to sync_state or directories, for status reports.
-    struct DirectoryStatus {
-        std::string id;
-        std::string name;
-        std::int64_t users = 0, groups = 0, memberships = 0;
-        std::optional<std::string> full_sync_finished_at, strategy, last_error, last_error_at;
-        bool staging = false; // a full sync is in progress or was interrupted
-    };
-    std::vector<DirectoryStatus> directory_status();
+    std::vector<DirectoryReport> directory_status(); // read_status's rows (status_report.hpp)
 
 private:
     struct Statements;

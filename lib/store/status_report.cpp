@@ -52,7 +52,8 @@ StatusReport read_status(SQLite::Database& db)
             "SELECT s.directory_id, s.name, s.organization_id, s.state, COALESCE(u.n, 0), "
             "COALESCE(g.n, 0), COALESCE(m.n, 0), st.membership_strategy, "
             "s.last_full_sync_started_at, s.last_full_sync_finished_at, s.last_event_at, "
-            "s.caught_up_at, s.held_reason, s.last_error, s.last_error_at "
+            "s.caught_up_at, s.held_reason, s.last_error, s.last_error_at, EXISTS (SELECT 1 FROM "
+            "full_sync_runs r WHERE r.directory_id = s.directory_id) "
             "FROM mirror_status s LEFT JOIN u USING (directory_id) LEFT JOIN g USING "
             "(directory_id) LEFT JOIN m USING (directory_id) LEFT JOIN sync_state st USING "
             "(directory_id) WHERE s.directory_id != '*' ORDER BY s.directory_id");
@@ -73,6 +74,7 @@ StatusReport read_status(SQLite::Database& db)
         d.held_reason = optional_text(q, 12);
         d.last_error = optional_text(q, 13);
         d.last_error_at = optional_text(q, 14);
+        d.full_sync_in_progress = q.getColumn(15).getInt() != 0;
         r.directories.push_back(std::move(d));
     }
     return r;

@@ -22,6 +22,7 @@ struct DirectoryReport {
     std::optional<std::string> last_full_sync_started_at, last_full_sync_finished_at;
     std::optional<std::string> last_event_at, caught_up_at;
     std::optional<std::string> held_reason, last_error, last_error_at;
+    bool full_sync_in_progress = false; // running, or interrupted (whatever the state says)
 };
 
 struct StatusReport {

@@ -40,26 +40,9 @@ void MirrorStore::record_error(std::string const& directory_id, std::string cons
     set_state(db_, directory_id, "last_error", "last_error_at", message, now);
 }
 
-std::vector<MirrorStore::DirectoryStatus> MirrorStore::directory_status()
+std::vector<DirectoryReport> MirrorStore::directory_status()
 {
-    SQLite::Statement q(
-        db_, "WITH ids AS (SELECT id FROM directories UNION SELECT directory_id FROM sync_state) "
-             "SELECT ids.id, COALESCE(d.name, ''), "
-             "(SELECT COUNT(*) FROM users u WHERE u.directory_id = ids.id), "
-             "(SELECT COUNT(*) FROM groups g WHERE g.directory_id = ids.id), "
-             "(SELECT COUNT(*) FROM memberships m WHERE m.directory_id = ids.id), "
-             "s.full_sync_finished_at, s.membership_strategy, s.last_error, s.last_error_at, "
-             "EXISTS (SELECT 1 FROM full_sync_runs r WHERE r.directory_id = ids.id) "
-             "FROM ids LEFT JOIN directories d ON d.id = ids.id "
-             "LEFT JOIN sync_state s ON s.directory_id = ids.id ORDER BY ids.id");
-    auto opt = [&q](int i) { return optional_text(q, i); };
-    std::vector<DirectoryStatus> out;
-    while (q.executeStep())
-        out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
-                       q.getColumn(2).getInt64(), q.getColumn(3).getInt64(),
-                       q.getColumn(4).getInt64(), opt(5), opt(6), opt(7), opt(8),
-                       q.getColumn(9).getInt() != 0});
-    return out;
+    return read_status(db_).directories;
 }
 
 } // namespace dirsync::store
