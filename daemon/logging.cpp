@@ -43,9 +43,13 @@ private:
 
 } // namespace
 
-std::shared_ptr<spdlog::logger> make_logger(std::string const& level)
+std::shared_ptr<spdlog::logger> make_logger(std::string const& level, bool to_stderr)
 {
-    auto sink = std::make_shared<spdlog::sinks::stdout_sink_st>();
+    spdlog::sink_ptr sink;
+    if (to_stderr)
+        sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+    else
+        sink = std::make_shared<spdlog::sinks::stdout_sink_st>();
     auto log = std::make_shared<spdlog::logger>("dirsyncd", sink);
     if (std::getenv("JOURNAL_STREAM") != nullptr) {
         auto formatter = std::make_unique<spdlog::pattern_formatter>();

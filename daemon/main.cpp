@@ -1,7 +1,10 @@
 // dirsyncd: command line and config -> objects -> io_context -> exit code. Only wiring here.
 #include "api/api_client.hpp"
 #include "check_config.hpp"
+#include "control_command.hpp"
+#include "database_owner.hpp"
 #include "database_watch.hpp"
+#include "dry_run.hpp"
 #include "exit_codes.hpp"
 #include "http/beast_transport.hpp"
 #include "instance_lock.hpp"
@@ -78,12 +81,20 @@ int run(settings::CommandLine const& cl)
     }
     if (cl.subcommand == settings::Subcommand::status)
         return run_status(cfg.database, cl.json);
+    bool const control = settings::is_control(cl.subcommand);
+    if (control) {
+        // The running daemon does the work; without one, this command does (as --once would).
+        if (auto code = steer_running_daemon(cl, cfg.database))
+            return *code;
+        if (auto denied = may_steer_without_daemon(cfg.database))
+            return fail(exit_usage, *denied);
+    }
     std::string why;
     auto url = parse_api_url(cfg.api_url, why);
     if (!url)
         return fail(exit_usage, fmt::format("API URL '{}': {}", cfg.api_url, why));
 
-    auto log = make_logger(cfg.log_level);
+    auto log = make_logger(cfg.log_level, cl.dry_run);
     std::string api_key;
     try {
         api_key = settings::resolve_api_key(cfg, environment(),
@@ -95,9 +106,38 @@ int run(settings::CommandLine const& cl)
         log->warn("talking plain http to {}: only for tests against a local server", url->host);
     if (cl.subcommand == settings::Subcommand::check_config)
         return check_config(cfg, cl.config, *url, api_key, cl.online);
+    if (cl.subcommand == settings::Subcommand::reload) {
+        std::cout << "configuration accepted; no daemon runs on " << cfg.database
+                  << ": it takes effect when the daemon starts" << std::endl;
+        return exit_ok;
+    }
+    if (control)
+        log->info("dirsyncd {}: no daemon runs on {}; doing it here",
+                  settings::subcommand_name(cl.subcommand), cfg.database);
+    if ((cl.once || control) && !cl.dry_run)
+        if (auto error = act_as_database_owner(cfg.database))
+            return fail(exit_database, *error);
 
-    // The lock first: a second instance racing the first must be told so (exit 6), not fail to
-    // migrate a database the first one is migrating.
+    boost::asio::io_context ioc(1);
+    auto transport_options = cfg.http;
+    transport_options.ca_file = cfg.ca_file;
+    std::unique_ptr<http::BeastTransport> transport;
+    try {
+        transport = std::make_unique<http::BeastTransport>(ioc.get_executor(), *url,
+                                                           transport_options, *log);
+    } catch (boost::system::system_error const& e) {
+        return fail(exit_usage,
+                    cfg.ca_file ? fmt::format("CA file {}: {}", *cfg.ca_file, e.code().message())
+                                : fmt::format("TLS set-up: {}", e.code().message()));
+    }
+    api::RateLimiter limiter(ioc.get_executor(), cfg.rate_limits);
+    api::ApiClient api(ioc.get_executor(), *transport, limiter,
+                       {api_key, "dirsyncd/" DIRSYNCD_VERSION, cfg.retry}, *log);
+    if (cl.dry_run) // reads the mirror only: no lock, so it runs beside the daemon
+        return run_dry_run(ioc, api, *log, cfg, cl.directories, cl.json);
+
+    // The lock before the database: a second instance racing the first must be told so (exit
+    // 6), not fail to migrate a database the first one is migrating.
     std::optional<InstanceLock> lock;
     try {
         store::create_database_file(cfg.database);
@@ -122,25 +162,11 @@ int run(settings::CommandLine const& cl)
         return fail(exit_database, e.what());
     }
     DatabaseWatch watch(cfg.database);
-
-    boost::asio::io_context ioc(1);
-    auto transport_options = cfg.http;
-    transport_options.ca_file = cfg.ca_file;
-    std::unique_ptr<http::BeastTransport> transport;
-    try {
-        transport = std::make_unique<http::BeastTransport>(ioc.get_executor(), *url,
-                                                           transport_options, *log);
-    } catch (boost::system::system_error const& e) {
-        return fail(exit_usage,
-                    cfg.ca_file ? fmt::format("CA file {}: {}", *cfg.ca_file, e.code().message())
-                                : fmt::format("TLS set-up: {}", e.code().message()));
-    }
-    api::RateLimiter limiter(ioc.get_executor(), cfg.rate_limits);
-    api::ApiClient api(ioc.get_executor(), *transport, limiter,
-                       {api_key, "dirsyncd/" DIRSYNCD_VERSION, cfg.retry}, *log);
     store::MirrorStore store(*db);
     sync::SyncServices services{api, store, *log};
 
+    if (control)
+        return run_once(ioc, services, cfg.sync, cfg.api_url, watch, operator_request_of(cl));
     if (!cl.once) {
         log->info("dirsyncd {}: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
                   cfg.api_url);

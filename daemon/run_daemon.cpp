@@ -1,9 +1,12 @@
 #include "run_daemon.hpp"
 
+#include "control_protocol.hpp"
+#include "control_server.hpp"
 #include "exit_codes.hpp"
 #include "metrics.hpp"
 #include "metrics_server.hpp"
 #include "model/timestamp.hpp"
+#include "run_once.hpp"
 #include "sched/scheduler.hpp"
 #include "store/daemon_status.hpp"
 #include "store/database.hpp"
@@ -125,44 +128,101 @@ asio::awaitable<std::string> watch_database(DatabaseWatch const& watch, spdlog::
     }
 }
 
-asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, spdlog::logger& log,
-                                     SystemdNotifier& notifier, api::ApiClient& api,
-                                     settings::Settings current, Reloader reload)
+// SIGHUP and `dirsyncd reload`: re-reads the config and the API key; the new ones take effect
+// at the next poll and sync, or the old ones stay. Returns the error, if any.
+class ConfigReload {
+public:
+    ConfigReload(sched::Scheduler& scheduler, spdlog::logger& log, SystemdNotifier& notifier,
+                 api::ApiClient& api, settings::Settings current, Reloader reload)
+        : scheduler_(scheduler)
+        , log_(log)
+        , notifier_(notifier)
+        , api_(api)
+        , current_(std::move(current))
+        , reload_(std::move(reload))
+    {
+    }
+
+    std::optional<std::string> operator()(char const* why)
+    {
+        notifier_.reloading();
+        auto fresh = reload_();
+        std::optional<std::string> error;
+        if (auto const* e = std::get_if<std::string>(&fresh)) {
+            error = *e;
+            log_.error("{}: the configuration was not reloaded, the old one stays: {}", why, *e);
+        } else {
+            auto& r = std::get<Reloaded>(fresh);
+            auto& s = r.settings;
+            api_.set_api_key(r.api_key);
+            if (s.api_url != current_.api_url || s.database != current_.database ||
+                s.ca_file != current_.ca_file || s.log_level != current_.log_level)
+                log_.warn("{}: api_url, database, ca_file and log_level take effect at the "
+                          "next start",
+                          why);
+            scheduler_.reconfigure(scheduler_options(s));
+            current_ = std::move(s);
+            log_.info("{}: configuration reloaded", why);
+        }
+        scheduler_.request_full_resync(why);
+        notifier_.reloaded();
+        return error;
+    }
+
+private:
+    sched::Scheduler& scheduler_;
+    spdlog::logger& log_;
+    SystemdNotifier& notifier_;
+    api::ApiClient& api_;
+    settings::Settings current_;
+    Reloader reload_;
+};
+
+asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, ConfigReload& reload)
 {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGUSR1);
     for (;;) {
         int const signo = co_await signals.async_wait(asio::use_awaitable);
-        if (signo == SIGUSR1) {
+        if (signo == SIGUSR1)
             scheduler.log_status();
-            continue;
-        }
-        notifier.reloading();
-        auto fresh = reload();
-        if (auto const* error = std::get_if<std::string>(&fresh)) {
-            log.error("SIGHUP: the configuration was not reloaded, the old one stays: {}", *error);
-        } else {
-            auto& r = std::get<Reloaded>(fresh);
-            auto& s = r.settings;
-            api.set_api_key(r.api_key);
-            if (s.api_url != current.api_url || s.database != current.database ||
-                s.ca_file != current.ca_file || s.log_level != current.log_level)
-                log.warn("SIGHUP: api_url, database, ca_file and log_level take effect at the "
-                         "next start");
-            scheduler.reconfigure(scheduler_options(s));
-            current = std::move(s);
-            log.info("SIGHUP: configuration reloaded");
-        }
-        scheduler.request_full_resync("SIGHUP");
-        notifier.reloaded();
+        else
+            reload("SIGHUP");
     }
+}
+
+// The control channel's requests (control_protocol.hpp), done by the scheduler.
+asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,
+                                    ConfigReload& reload, std::string const& api_url)
+{
+    if (request.command == "reload") {
+        if (auto error = reload("reload"))
+            co_return ControlReply{exit_usage,
+                                   fmt::format("the daemon kept its configuration: {}", *error)};
+        co_return ControlReply{exit_ok, "configuration reloaded; a full resync of every "
+                                        "directory started"};
+    }
+    auto const action = sync::parse_operator_action(request.command);
+    if (!action)
+        co_return ControlReply{exit_usage,
+                               fmt::format("unknown control command '{}'", request.command)};
+    sync::OperatorRequest job{*action, request.directories};
+    if (!request.wait) {
+        scheduler.queue_operator_request(std::move(job));
+        co_return ControlReply{exit_ok, fmt::format("{}: queued; the daemon's log and `dirsyncd "
+                                                    "status` tell how it went",
+                                                    request.command)};
+    }
+    auto outcome = co_await scheduler.operator_request(std::move(job));
+    auto const o = outcome_of(outcome.report, outcome.error, api_url);
+    co_return ControlReply{
+        o.code, o.code == exit_ok ? fmt::format("{}: {}", request.command, o.message) : o.message};
 }
 
 // Runs the daemon's tasks until the first ends; whichever ends first cancels the others: the
 // stop signal (exit 0), the database file going away (exit 5), or the scheduler failing beyond
 // repair (exit 1); systemd restarts us after the last two.
 asio::awaitable<int> supervise(sched::Scheduler& scheduler, DaemonServices services,
-                               SystemdNotifier& notifier, settings::Settings settings,
-                               Reloader reload)
+                               SystemdNotifier& notifier, ConfigReload& reload)
 {
     auto& log = services.sync.log;
     auto ex = co_await asio::this_coro::executor;
@@ -170,10 +230,7 @@ asio::awaitable<int> supervise(sched::Scheduler& scheduler, DaemonServices servi
         co_await asio::experimental::make_parallel_group(
             asio::co_spawn(ex, scheduler.run(), asio::deferred),
             asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport), asio::deferred),
-            asio::co_spawn(ex,
-                           handle_signals(scheduler, log, notifier, services.sync.api,
-                                          std::move(settings), std::move(reload)),
-                           asio::deferred),
+            asio::co_spawn(ex, handle_signals(scheduler, reload), asio::deferred),
             asio::co_spawn(ex, watch_database(services.database, log, notifier, services.transport),
                            asio::deferred))
             .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
@@ -233,13 +290,36 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
         log.error("mirror_status: {}", store::describe_database_error(e));
     }
 
+    ConfigReload config_reload(scheduler, log, notifier, services.sync.api, settings,
+                               std::move(reload));
+    std::optional<ControlServer> control;
+    try {
+        control.emplace(
+            ioc.get_executor(), control_socket_path(settings.database),
+            [&](ControlRequest r) {
+                return steer(std::move(r), scheduler, config_reload, settings.api_url);
+            },
+            log);
+        control->start();
+        log.info("control: listening on {} (dirsyncd resync, evict, allow-deletions, reload)",
+                 control->path());
+    } catch (std::runtime_error const& e) {
+        log.error("{}; the daemon runs, but the resync, evict, allow-deletions and reload "
+                  "commands cannot reach it (SIGHUP still works)",
+                  e.what());
+    }
+
     int code = exit_sync_failed;
-    asio::co_spawn(ioc, supervise(scheduler, services, notifier, settings, std::move(reload)),
-                   [&code, &server](std::exception_ptr e, int c) {
+    asio::co_spawn(ioc, supervise(scheduler, services, notifier, config_reload),
+                   [&](std::exception_ptr e, int c) {
                        if (!e)
                            code = c;
                        if (server)
                            server->stop();
+                       if (control)
+                           control->stop();
+                       // operators still waiting see their connection close
+                       ioc.stop();
                    });
     ioc.run();
     try {

@@ -68,8 +68,22 @@ Outcome outcome_of(std::vector<sync::DirectoryFailure> const& failures, std::siz
 
 } // namespace
 
+Outcome outcome_of(sync::FullSyncReport const& report, std::exception_ptr const& error,
+                   std::string const& api_url)
+{
+    if (error)
+        return outcome_of(sync::classify_failure(error), api_url);
+    if (!report.failures.empty())
+        return outcome_of(report.failures, report.synced.size());
+    return {exit_ok, fmt::format("{} directories ({} users, {} groups, {} memberships), {} "
+                                 "removed",
+                                 report.synced.size(), report.users, report.groups,
+                                 report.memberships, report.removed.size())};
+}
+
 int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions options,
-             std::string const& api_url, DatabaseWatch const& database)
+             std::string const& api_url, DatabaseWatch const& database,
+             std::optional<sync::OperatorRequest> request)
 {
     auto& log = svc.log;
     auto const started = std::chrono::steady_clock::now();
@@ -84,7 +98,9 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions opti
 
     std::exception_ptr error;
     sync::FullSyncReport report;
-    asio::co_spawn(ioc, sync::run_full_sync(svc, std::move(options)),
+    auto job = request ? sync::run_operator_request(svc, std::move(options), std::move(*request))
+                       : sync::run_full_sync(svc, std::move(options));
+    asio::co_spawn(ioc, std::move(job),
                    asio::bind_cancellation_slot(cancel.slot(),
                                                 [&](std::exception_ptr e, sync::FullSyncReport r) {
                                                     error = e;
@@ -110,21 +126,14 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions opti
                  return n;
              }());
 
-    Outcome outcome{exit_ok, ""};
+    Outcome outcome = outcome_of(report, error, api_url);
     if (auto problem = database.problem()) {
         database.remove_stale_companions(); // the old file's WAL must not meet the new file
         outcome = {exit_database, *problem + "; what this run wrote went to the old file: run it "
                                              "again"};
-    } else if (error) {
-        outcome = outcome_of(sync::classify_failure(error), api_url);
-    } else if (!report.failures.empty()) {
-        outcome = outcome_of(report.failures, report.synced.size());
     }
     if (outcome.code == exit_ok) {
-        log.info("full sync complete: {} directories ({} users, {} groups, {} memberships), {} "
-                 "removed",
-                 report.synced.size(), report.users, report.groups, report.memberships,
-                 report.removed.size());
+        log.info("{} complete: {}", request ? "operator sync" : "full sync", outcome.message);
         return exit_ok;
     }
     log.critical("{}", outcome.message);

@@ -5,9 +5,12 @@
 #include "database_watch.hpp"
 #include "sync/failure.hpp"
 #include "sync/full_sync.hpp"
+#include "sync/operator_sync.hpp"
 
 #include <boost/asio/io_context.hpp>
 
+#include <exception>
+#include <optional>
 #include <string>
 
 namespace dirsync::daemon {
@@ -19,11 +22,17 @@ struct Outcome {
 
 // Turns what ended a run into an exit code (exit_codes.hpp) and one line for the operator.
 Outcome outcome_of(sync::Failure const& failure, std::string const& api_url);
+// ... the whole run: what failed it, else its directories' failures, else a summary of it.
+Outcome outcome_of(sync::FullSyncReport const& report, std::exception_ptr const& error,
+                   std::string const& api_url);
 
-// Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it. Logs a summary, writes the
-// one-line reason of a failure to stderr, and returns the exit code (exit_codes.hpp). A database
-// file deleted or replaced during the run fails it (exit 5): its work went to the old file.
+// Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it: a full sync of every
+// directory, or what an operator asked for (`request`, when the daemon does not run). Logs a
+// summary, writes the one-line reason of a failure to stderr, and returns the exit code
+// (exit_codes.hpp). A database file deleted or replaced during the run fails it (exit 5): its
+// work went to the old file.
 int run_once(boost::asio::io_context& ioc, sync::SyncServices services, FullSyncOptions options,
-             std::string const& api_url, DatabaseWatch const& database);
+             std::string const& api_url, DatabaseWatch const& database,
+             std::optional<sync::OperatorRequest> request = std::nullopt);
 
 } // namespace dirsync::daemon

@@ -43,6 +43,9 @@ struct DirectorySyncOptions {
     // the directory is in `allow_deletions`.
     double max_delete_fraction = 0.25;
     std::vector<std::string> allow_deletions;
+    // Dry runs only (they merge into a scratch copy): a sync that would be held is merged
+    // anyway, and why it would have been held goes to its result.
+    bool merge_held = false;
 };
 
 struct FullSyncOptions {

@@ -10,12 +10,16 @@
 #include "sync/event_sync.hpp"
 #include "sync/failure.hpp"
 #include "sync/full_sync.hpp"
+#include "sync/operator_sync.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <deque>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -55,6 +59,12 @@ struct Health {
     std::string reason;
 };
 
+// How an operator's request ended: the report of its syncs, or what failed them.
+struct OperatorOutcome {
+    sync::FullSyncReport report;
+    std::exception_ptr error;
+};
+
 // Pure: the delay before the next full resync, `interval` +- `jitter` (a fraction), with
 // `unit_random` in [0, 1).
 std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double jitter,
@@ -76,6 +86,12 @@ public:
     void reconfigure(SchedulerOptions options);
     // SIGUSR1: one status line per directory, in the log.
     void log_status();
+    // An operator's request (dirsyncd resync / evict / allow-deletions), run by the sync loop
+    // between cycles, never beside one: a resync of everything is the next full cycle (one
+    // that is running may have listed before the request), the others run on their own.
+    // Ends when it has run; queue_operator_request does not wait.
+    boost::asio::awaitable<OperatorOutcome> operator_request(sync::OperatorRequest request);
+    void queue_operator_request(sync::OperatorRequest request);
 
     SchedulerStats const& stats() const { return stats_; }
     Health health() const;
@@ -86,10 +102,27 @@ private:
     boost::asio::awaitable<std::chrono::milliseconds> poll_once();
     std::chrono::milliseconds poll_succeeded(sync::PollResult const& result);
     std::chrono::milliseconds poll_failed(sync::Failure const& failure);
+    struct Waiter { // an operator waiting for its request
+        explicit Waiter(boost::asio::any_io_executor ex)
+            : done(ex, std::chrono::steady_clock::time_point::max())
+        {
+        }
+        boost::asio::steady_timer done; // cancelled when `outcome` is set
+        std::optional<OperatorOutcome> outcome;
+    };
+    struct QueuedRequest {
+        sync::OperatorRequest request;
+        std::shared_ptr<Waiter> waiter; // none: --no-wait
+    };
+    void enqueue(sync::OperatorRequest request, std::shared_ptr<Waiter> waiter);
+    static void finish(std::shared_ptr<Waiter> const& waiter, OperatorOutcome outcome);
+    boost::asio::awaitable<void> run_operator_request(QueuedRequest queued);
+
     struct SyncCycle {
         bool full = false; // every directory, or just `targeted`
         std::vector<std::string> targeted;
         std::int64_t started_micros = 0;
+        std::vector<std::shared_ptr<Waiter>> waiters; // operators who asked for this full sync
     };
     boost::asio::awaitable<void> sync_once(SyncCycle cycle);
     void sync_succeeded(SyncCycle const& cycle);
@@ -130,6 +163,8 @@ private:
     bool restart_stream_ = false; // after that full sync, restart the stream at its start
     bool full_running_ = false;
     std::set<std::string> directories_requested_; // targeted syncs (activated directories)
+    std::deque<QueuedRequest> operator_queue_;    // an operator's requests of some directories
+    std::vector<std::shared_ptr<Waiter>> full_waiters_; // ... and of all: the next full cycle
     std::chrono::steady_clock::time_point next_full_{};
     int poll_failures_ = 0, sync_failures_ = 0;
 

@@ -3,9 +3,14 @@
 #include "model/timestamp.hpp"
 #include "sched/scheduler.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace dirsync::sched {
 namespace asio = boost::asio;
@@ -19,10 +24,19 @@ asio::awaitable<void> Scheduler::sync_loop()
             svc_.log.info("full resync interval reached");
             full_requested_ = true;
         }
+        if (!operator_queue_.empty()) {
+            auto queued = std::move(operator_queue_.front());
+            operator_queue_.pop_front();
+            co_await run_operator_request(std::move(queued));
+            continue;
+        }
         if (full_requested_ || !directories_requested_.empty()) {
             SyncCycle cycle{full_requested_,
                             {directories_requested_.begin(), directories_requested_.end()},
-                            now_micros()};
+                            now_micros(),
+                            {}};
+            if (full_requested_)
+                cycle.waiters = std::exchange(full_waiters_, {});
             full_requested_ = false;
             directories_requested_.clear();
             co_await sync_once(std::move(cycle));
@@ -58,6 +72,8 @@ asio::awaitable<void> Scheduler::sync_once(SyncCycle cycle)
         if (failure->kind == FailureKind::cancelled)
             std::rethrow_exception(error);
     }
+    for (auto const& w : cycle.waiters)
+        finish(w, {report, error});
     if (!failure && report.failures.empty()) {
         if (cycle.full)
             observer_.full_sync_finished(
@@ -69,6 +85,68 @@ asio::awaitable<void> Scheduler::sync_once(SyncCycle cycle)
     auto const delay = sync_failed(cycle, report, failure);
     publish_status();
     co_await sleep(sync_wake_, delay);
+}
+
+asio::awaitable<OperatorOutcome> Scheduler::operator_request(sync::OperatorRequest request)
+{
+    auto waiter = std::make_shared<Waiter>(ex_);
+    enqueue(std::move(request), waiter);
+    while (!waiter->outcome) {
+        co_await waiter->done.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto const cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none)
+            throw boost::system::system_error(asio::error::operation_aborted);
+    }
+    co_return std::move(*waiter->outcome);
+}
+
+void Scheduler::queue_operator_request(sync::OperatorRequest request)
+{
+    enqueue(std::move(request), nullptr);
+}
+
+void Scheduler::enqueue(sync::OperatorRequest request, std::shared_ptr<Waiter> waiter)
+{
+    auto const what = sync::operator_action_name(request.action);
+    if (request.action == sync::OperatorAction::resync && request.directories.empty()) {
+        svc_.log.info("operator: resync of every directory requested{}",
+                      full_running_ ? "; it starts when the running full sync ends" : "");
+        full_requested_ = true;
+        if (waiter)
+            full_waiters_.push_back(std::move(waiter));
+    } else {
+        svc_.log.info("operator: {} {} requested", what, fmt::join(request.directories, " "));
+        operator_queue_.push_back({std::move(request), std::move(waiter)});
+    }
+    sync_wake_.cancel();
+}
+
+void Scheduler::finish(std::shared_ptr<Waiter> const& waiter, OperatorOutcome outcome)
+{
+    if (!waiter)
+        return;
+    waiter->outcome = std::move(outcome);
+    waiter->done.cancel();
+}
+
+asio::awaitable<void> Scheduler::run_operator_request(QueuedRequest queued)
+{
+    OperatorOutcome outcome;
+    try {
+        outcome.report =
+            co_await sync::run_operator_request(svc_, options_.sync, std::move(queued.request));
+    } catch (...) {
+        outcome.error = std::current_exception();
+        if (sync::is_cancellation(outcome.error))
+            throw;
+    }
+    auto const failed = outcome.error || !outcome.report.failures.empty();
+    if (failed)
+        svc_.log.error("operator request failed: {}",
+                       outcome.error ? sync::classify_failure(outcome.error).message
+                                     : outcome.report.failures.front().message);
+    finish(queued.waiter, std::move(outcome));
+    publish_status();
 }
 
 void Scheduler::sync_succeeded(SyncCycle const& cycle)

@@ -1,8 +1,13 @@
 // The command line, the public contract:
 //   dirsyncd [--config FILE] [--db PATH] [--api-url URL] [--ca-file PATH] [--log-level LEVEL]
 //            [--once [--allow-deletions DIRECTORY_ID]...] [--version] [--help]
+//   dirsyncd [global options] --once --dry-run [--json] [DIRECTORY_ID...]
 //   dirsyncd [global options] status [--json]   (global options may also follow the subcommand)
 //   dirsyncd [global options] check-config [--online]
+//   dirsyncd [global options] resync [--no-wait] [DIRECTORY_ID...]
+//   dirsyncd [global options] evict [--no-wait] DIRECTORY_ID
+//   dirsyncd [global options] allow-deletions [--no-wait] DIRECTORY_ID
+//   dirsyncd [global options] reload
 #pragma once
 
 #include <optional>
@@ -12,12 +17,20 @@
 
 namespace dirsync::settings {
 
-enum class Subcommand { none, status, check_config };
+enum class Subcommand { none, status, check_config, resync, evict, allow_deletions, reload };
+// "status", "check-config", ... as typed on the command line.
+char const* subcommand_name(Subcommand s);
+// resync, evict, allow-deletions and reload steer the daemon (or do the work without one).
+bool is_control(Subcommand s);
 
 struct CommandLine {
     Subcommand subcommand = Subcommand::none;
-    bool json = false;   // status --json
-    bool online = false; // check-config --online
+    bool json = false;    // status --json, --once --dry-run --json
+    bool online = false;  // check-config --online
+    bool no_wait = false; // resync, evict, allow-deletions: return once the daemon has the job
+    bool dry_run = false; // --once --dry-run: list, compare, print, change nothing
+    // resync (any number), evict and allow-deletions (exactly one), --once --dry-run (any)
+    std::vector<std::string> directories;
     std::optional<std::string> config;
     std::optional<std::string> db;
     std::optional<std::string> api_url;

@@ -405,9 +405,9 @@ asio::awaitable<void> stage_users_and_memberships(Run& run, std::optional<std::s
 
 // Holds back a merge that would delete too much (a broken or half-configured IdP connection
 // looks just like everyone leaving): records why, drops the staging (the next run lists the
-// directory again) and throws HeldSync.
-void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
-                     Directory const& directory)
+// directory again) and throws HeldSync. A dry run (merge_held) returns the reason instead.
+std::optional<std::string> check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
+                                           Directory const& directory)
 {
     auto const& id = directory.id;
     auto const p = svc.store.pending_deletions(id);
@@ -424,16 +424,18 @@ void check_deletions(SyncServices& svc, DirectorySyncOptions const& options,
         reason = fmt::format("it would delete {} of {} groups (max_delete_fraction {})", p.groups,
                              p.live_groups, limit);
     if (reason.empty())
-        return;
+        return std::nullopt;
+    if (options.merge_held)
+        return reason;
     bool const allowed = std::find(options.allow_deletions.begin(), options.allow_deletions.end(),
                                    id) != options.allow_deletions.end();
     if (allowed) {
         svc.log.warn("directory {}: {}; allowed by --allow-deletions", id, reason);
-        return;
+        return std::nullopt;
     }
     auto const message =
-        fmt::format("full sync held, nothing changed: {}; to apply it run dirsyncd --once "
-                    "--allow-deletions {} (or raise max_delete_fraction and send SIGHUP)",
+        fmt::format("full sync held, nothing changed: {}; to apply it run dirsyncd "
+                    "allow-deletions {} (or raise max_delete_fraction and reload)",
                     reason, id);
     svc.log.critical("directory {}: {}", id, message);
     svc.store.discard_staging(id);
@@ -545,7 +547,7 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
                                        result.resumed && staging->strategy.has_value());
     }
 
-    check_deletions(svc, options, directory);
+    result.would_hold = check_deletions(svc, options, directory);
     run.enter("merge");
     run.report_progress(Report::now);
     result.requests = run.requests;

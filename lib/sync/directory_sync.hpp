@@ -25,6 +25,8 @@ struct DirectorySyncResult {
     MembershipSource strategy = MembershipSource::per_group;
     std::uint64_t requests = 0; // pages fetched by this sync (retries not counted)
     bool resumed = false;
+    // With DirectorySyncOptions::merge_held: why a real sync would have been held, if it would.
+    std::optional<std::string> would_hold;
 };
 
 // Services the sync works with; owned by the caller and shared by concurrent directory syncs.

@@ -146,6 +146,8 @@ asio::awaitable<void> sync_worker(SyncServices svc, FullSyncOptions const& optio
             report.users += result.merge.user_count;
             report.groups += result.merge.group_count;
             report.memberships += result.merge.membership_count;
+            if (result.would_hold)
+                report.would_hold.emplace(dir.id, *result.would_hold);
             continue;
         } catch (...) {
             error = std::current_exception();
@@ -217,8 +219,13 @@ asio::awaitable<FullSyncReport> run_full_sync(SyncServices svc, FullSyncOptions 
 }
 
 asio::awaitable<FullSyncReport> run_directory_syncs(SyncServices svc, FullSyncOptions options,
-                                                    std::vector<std::string> directory_ids)
+                                                    std::vector<std::string> directory_ids,
+                                                    Named named)
 {
+    auto const mirrored = svc.store.directory_ids();
+    auto const is_mirrored = [&](std::string const& id) {
+        return std::binary_search(mirrored.begin(), mirrored.end(), id);
+    };
     FullSyncReport report;
     std::vector<Directory> directories;
     std::sort(directory_ids.begin(), directory_ids.end());
@@ -226,11 +233,23 @@ asio::awaitable<FullSyncReport> run_directory_syncs(SyncServices svc, FullSyncOp
                         directory_ids.end());
     for (auto const& id : directory_ids) {
         auto d = co_await svc.api.get_directory(id);
+        if (!d && named == Named::by_operator && !is_mirrored(id)) {
+            report.failures.push_back(
+                {id,
+                 "no such directory: the API key does not see it and the mirror does not "
+                 "hold it",
+                 FailureKind::sync});
+            continue;
+        }
         if (!d) {
             remove_directory(svc, id, "gone upstream", report);
             continue;
         }
         if (!in_scope(options.scope, d->id, d->organization_id)) {
+            if (named == Named::by_operator)
+                report.failures.push_back(
+                    {id, "not in scope: the config's directories / organizations leave it out",
+                     FailureKind::sync});
             svc.log.debug("directory {}: not in scope, not synced", id);
             continue;
         }

@@ -456,8 +456,9 @@ FakeResponse FakeApi::route(FakeRequest const& req, std::string const& path,
                 {{idp ? "idp_id" : "email", "Filter only allowed together with directory."}});
         std::string pacing_dir = dir.value_or("");
         std::set<std::string> const* ids = nullptr;
+        static std::set<std::string> const none;
         if (dir) {
-            ids = &ds.users_of_directory(*dir);
+            ids = options_.empty_user_listings.count(*dir) ? &none : &ds.users_of_directory(*dir);
         } else {
             auto g = ds.groups().find(*group);
             if (g != ds.groups().end())

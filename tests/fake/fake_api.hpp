@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,9 @@ struct FakeOptions {
     enum class EventsOrder { oldest_first, honor, newest_first };
     EventsOrder events_order = EventsOrder::oldest_first;
     std::vector<FaultRule> faults;
+    // Directories whose user listing (?directory=) comes back empty: an upstream glitch, no
+    // event says anything.
+    std::set<std::string> empty_user_listings;
 };
 
 struct FakeStats {

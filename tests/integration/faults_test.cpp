@@ -97,8 +97,12 @@ TEST_F(FaultTest, ACursorThatDoesNotAdvanceStopsTheListingAndDeletesNothing)
     ASSERT_EQ(once("").exit_code, 0);
     fake->with([](fake::FakeApi& a) {
         auto& ds = a.dataset();
-        ds.delete_user(*ds.users_of_directory(ds.directories().begin()->first).begin());
-        a.options().faults.push_back({"/directory_users?directory=", fake::Fault::stuck_cursor, 1});
+        auto const directory = ds.directories().begin()->first;
+        ds.delete_user(*ds.users_of_directory(directory).begin());
+        // The stuck cursor on that very directory: directories are listed in parallel, and a
+        // fault on any other one would let this listing finish and delete the user by right.
+        a.options().faults.push_back(
+            {"/directory_users?directory=" + directory, fake::Fault::stuck_cursor, 1});
     });
     SQLite::Database before(db_path, SQLite::OPEN_READONLY);
     auto const users = before.execAndGet("SELECT COUNT(*) FROM users").getInt();
