@@ -9,6 +9,7 @@ packages=(
     libssl-dev libsystemd-dev libgtest-dev googletest libtomlplusplus-dev
     clang-14 libclang-rt-14-dev clang-format systemd time strace
     prometheus-cpp-dev python3-prometheus-client
+    scdoc lintian
 )
 
 missing=()

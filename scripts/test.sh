@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up, format check, release build + tests, a tiny benchmark run,
-# ASan/UBSan build + tests, short fuzz runs. What CI runs.
+# The whole test suite: set-up, format check, release build + tests, the .deb and its checks, a
+# tiny benchmark run, ASan/UBSan build + tests, short fuzz runs. What CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,6 +18,9 @@ section "release build"
 bash scripts/build.sh release
 section "release tests"
 ctest --test-dir build --output-on-failure -j 2
+
+section "package (.deb: contents, lintian, unpacked binary and unit)"
+bash scripts/package.sh --check
 
 section "benchmarks, tiny sizes (a smoke run of bench/: each benchmark still works)"
 python3 bench/bench.py all --tiny --no-peer >/tmp/dirsync-bench-tiny.md

@@ -285,15 +285,23 @@ TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsTheUnit)
         GTEST_SKIP() << "systemd-analyze is not installed";
     test::TempDir dir;
     auto unit =
-        test::read_file(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service").value();
-    // verify wants the binaries of ExecStart and ExecReload to exist: the one we built.
-    std::string const installed = "/usr/local/bin/dirsyncd";
-    ASSERT_NE(unit.find(installed), std::string::npos);
-    for (auto pos = unit.find(installed); pos != std::string::npos; pos = unit.find(installed))
-        unit.replace(pos, installed.size(), DIRSYNCD_BINARY);
+        test::read_file(std::string(DIRSYNC_SOURCE_DIR) + "/systemd/dirsyncd.service.in").value();
+    // Filled in as `cmake --install` does; verify wants the binaries of ExecStart and
+    // ExecReload to exist: the one we built.
+    auto fill = [&](std::string const& placeholder, std::string const& value) {
+        ASSERT_NE(unit.find(placeholder), std::string::npos) << placeholder;
+        for (auto pos = unit.find(placeholder); pos != std::string::npos;
+             pos = unit.find(placeholder))
+            unit.replace(pos, placeholder.size(), value);
+    };
+    fill("@DIRSYNCD_BINDIR@/dirsyncd", DIRSYNCD_BINARY);
+    fill("@DIRSYNCD_DOCDIR@", "/usr/share/doc/dirsyncd");
+    auto const exec_start = unit.substr(unit.find("\nExecStart="));
+    EXPECT_EQ(exec_start.substr(0, exec_start.find('\n', 1)).find("--db"), std::string::npos)
+        << "the config says where the database is";
     auto const path = dir.file("dirsyncd.service");
     std::ofstream(path) << unit;
-    auto r = test::run_process({"/usr/bin/systemd-analyze", "verify", path},
+    auto r = test::run_process({"/usr/bin/systemd-analyze", "verify", "--man=no", path},
                                {{"PATH", "/usr/bin:/bin"}});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.err, "") << r.err;

@@ -335,7 +335,7 @@ TEST_F(DirectorySyncTest, ASyncThatWouldDeleteTooMuchIsHeldUntilAllowed)
     reason.bind(1, dir);
     ASSERT_TRUE(reason.executeStep());
     EXPECT_NE(reason.getColumn(0).getString().find("max_delete_fraction"), std::string::npos);
-    EXPECT_NE(log.text().find("--allow-deletions " + dir), std::string::npos);
+    EXPECT_NE(log.text().find("dirsyncd allow-deletions " + dir), std::string::npos);
 
     api::ApiClient api(ioc.get_executor(), fake_transport, limiter,
                        {fake.options().api_key, "test", {}}, *log.logger);
