@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <pwd.h>
 
 namespace dirsync::daemon {
@@ -10,7 +11,9 @@ namespace json = boost::json;
 
 std::string control_socket_path(std::string const& database_path)
 {
-    return database_path + ".control";
+    std::error_code ec;
+    auto const absolute = std::filesystem::absolute(database_path, ec);
+    return (ec ? database_path : absolute.string()) + ".control";
 }
 
 std::string encode(ControlRequest const& r)

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 
 namespace dirsync::daemon {
 namespace asio = boost::asio;
@@ -77,41 +78,69 @@ struct DirectoryPreview {
     std::map<std::string, EntityChanges> entities{{"user", {}}, {"group", {}}, {"membership", {}}};
 };
 
-// One column of one row by id, or "" (`db` may be null: no mirror yet).
-std::string lookup(SQLite::Database* db, char const* sql, std::string const& id)
-{
-    if (!db)
-        return "";
-    SQLite::Statement q(*db, sql);
-    q.bind(1, id);
-    return q.executeStep() && !q.getColumn(0).isNull() ? q.getColumn(0).getString() : "";
-}
+// Reads by id from one database (`db` may be null: no mirror yet), each statement prepared once:
+// a first sync of a large directory has a changes row per object.
+class Lookup {
+public:
+    explicit Lookup(SQLite::Database* db)
+        : db_(db)
+    {
+    }
+    // One column of one row, or "".
+    std::string text(char const* sql, std::string const& id)
+    {
+        auto* q = statement(sql);
+        if (!q)
+            return "";
+        q->reset();
+        q->bind(1, id);
+        return q->executeStep() && !q->getColumn(0).isNull() ? q->getColumn(0).getString() : "";
+    }
+    bool exists(char const* sql, std::string const& id)
+    {
+        auto* q = statement(sql);
+        if (!q)
+            return false;
+        q->reset();
+        q->bind(1, id);
+        return q->executeStep();
+    }
 
-bool exists(SQLite::Database* db, char const* table, std::string const& id)
-{
-    if (!db)
-        return false;
-    SQLite::Statement q(*db, fmt::format("SELECT 1 FROM {} WHERE id = ?", table));
-    q.bind(1, id);
-    return q.executeStep();
-}
+private:
+    SQLite::Statement* statement(char const* sql)
+    {
+        if (!db_)
+            return nullptr;
+        auto it = statements_.find(sql);
+        if (it == statements_.end())
+            it = statements_.emplace(sql, std::make_unique<SQLite::Statement>(*db_, sql)).first;
+        return it->second.get();
+    }
+    SQLite::Database* db_;
+    std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+};
+
+constexpr char const* user_email = "SELECT email FROM users WHERE id = ?";
+constexpr char const* group_name = "SELECT name FROM groups WHERE id = ?";
+constexpr char const* directory_name = "SELECT name FROM directories WHERE id = ?";
 
 // What the sync changed in the copy since `since_seq`, per directory; added or updated is told
-// by whether the mirror has the row; labels from the copy (after) or the mirror (deleted).
-void collect(SQLite::Database& copy, SQLite::Database* mirror, std::int64_t since_seq,
+// by whether the mirror has the row; labels (for the ids shown only) from the copy, or from the
+// mirror for what is deleted.
+void collect(SQLite::Database& copy, Lookup& after, Lookup& before, std::int64_t since_seq,
              std::map<std::string, DirectoryPreview>& out)
 {
     auto label = [&](std::string const& entity, std::string const& id, bool deleted) {
-        auto* db = deleted ? mirror : &copy;
+        auto& db = deleted ? before : after;
         if (entity == "user")
-            return lookup(db, "SELECT email FROM users WHERE id = ?", id);
+            return db.text(user_email, id);
         if (entity == "group")
-            return lookup(db, "SELECT name FROM groups WHERE id = ?", id);
+            return db.text(group_name, id);
         auto const colon = id.find(':');
         if (colon == std::string::npos)
             return std::string();
-        auto const user = lookup(db, "SELECT email FROM users WHERE id = ?", id.substr(0, colon));
-        auto const group = lookup(db, "SELECT name FROM groups WHERE id = ?", id.substr(colon + 1));
+        auto const user = db.text(user_email, id.substr(0, colon));
+        auto const group = db.text(group_name, id.substr(colon + 1));
         return user.empty() && group.empty() ? std::string() : fmt::format("{} in {}", user, group);
     };
     SQLite::Statement q(copy, "SELECT directory_id, entity, entity_id, op FROM changes WHERE seq "
@@ -128,14 +157,11 @@ void collect(SQLite::Database& copy, SQLite::Database* mirror, std::int64_t sinc
         if (it == preview.entities.end())
             continue; // the directory row itself: its name is shown, not counted
         auto& e = it->second;
-        char const* table = entity == "user" ? "users" : entity == "group" ? "groups" : nullptr;
-        Item item{id, label(entity, id, deleted)};
-        if (deleted)
-            e.remove.add(std::move(item));
-        else if (table && exists(mirror, table, id))
-            e.update.add(std::move(item));
-        else
-            e.add.add(std::move(item));
+        bool const updated = !deleted && (entity == "user"    ? before.exists(user_email, id)
+                                          : entity == "group" ? before.exists(group_name, id)
+                                                              : false);
+        auto& kind = deleted ? e.remove : updated ? e.update : e.add;
+        kind.add({id, kind.first.size() < shown ? label(entity, id, deleted) : ""});
     }
 }
 
@@ -283,16 +309,17 @@ int run_dry_run(asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
         previews[id].id = id;
     for (auto const& id : report.removed)
         previews[id].removed = true;
-    collect(*copy, mirror.get(), since, previews);
+    Lookup after(copy.get()), before(mirror.get());
+    collect(*copy, after, before, since, previews);
     for (auto const& [id, why] : report.would_hold)
         previews[id].held = why;
     for (auto const& f : report.failures)
         previews[f.directory_id].failed = f.message;
     for (auto& [id, p] : previews) {
         p.id = id;
-        auto name = lookup(copy.get(), "SELECT name FROM directories WHERE id = ?", id);
+        auto name = after.text(directory_name, id);
         if (name.empty())
-            name = lookup(mirror.get(), "SELECT name FROM directories WHERE id = ?", id);
+            name = before.text(directory_name, id);
         if (!name.empty())
             p.name = name;
     }

@@ -191,10 +191,18 @@ asio::awaitable<void> Scheduler::event_loop()
 {
     for (;;) {
         auto delay = options_.poll_interval;
-        if (stream_ready_ && !restart_stream_)
+        if (stream_ready_ && !restart_stream_) {
+            auto const started = std::chrono::steady_clock::now();
             delay = co_await poll_once();
-        else // nothing to poll before the full sync has set the stream's start; the loop still
-             // turns (a sync waiting out a long backoff must not look like a hang to the watchdog)
+            // Start to start: a change waits half an interval on average, not half an interval
+            // plus the poll's own time.
+            if (delay == options_.poll_interval)
+                delay = std::max(std::chrono::milliseconds(1),
+                                 delay - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started));
+        } else // nothing to poll before the full sync has set the stream's start; the loop still
+               // turns (a sync waiting out a long backoff must not look like a hang to the
+               // watchdog)
             observer_.alive();
         co_await sleep(poll_wake_, delay);
     }

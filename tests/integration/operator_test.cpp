@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -161,4 +162,51 @@ TEST_F(OperatorTest, CheckConfigTellsWhatIsWrongAndWhatTheKeySees)
     EXPECT_NE(broken.err.find("line 2: key 'max_concurrent_directories'"), std::string::npos)
         << broken.err;
     EXPECT_EQ(run({"check-config", "--config", good}, "").exit_code, 2) << "no API key";
+}
+
+TEST_F(OperatorTest, AnInterruptedSyncResumesInsideTheWindowAndStartsOverPastIt)
+{
+    start_fake({25, 1, 1200, 30, 2}, true); // paced: the users listing takes seconds
+    auto const key = fake->with([](fake::FakeApi& a) { return a.options().api_key; });
+    // --once, stopped by SIGTERM once a users page is staged; returns the log
+    auto interrupted = [&] {
+        test::BackgroundProcess once({DIRSYNCD_BINARY, "--once", "--db", db_path, "--api-url",
+                                      fake->url(), "--ca-file", test::cert("ca.pem"), "--log-level",
+                                      "debug"},
+                                     {{"WORKOS_API_KEY", key}}, dir.file("interrupted.log"));
+        EXPECT_TRUE(eventually(
+            [&] {
+                try {
+                    SQLite::Database db(db_path, SQLite::OPEN_READONLY);
+                    return db.execAndGet("SELECT COUNT(*) FROM full_sync_runs").getInt() > 0 &&
+                           requests("GET /directory_users") >= 3;
+                } catch (SQLite::Exception const&) {
+                    return false; // not made yet
+                }
+            },
+            20s));
+        once.signal(SIGTERM);
+        EXPECT_EQ(once.wait(10s), 1) << once.output();
+    };
+    auto once = [&](std::string const& config) {
+        return test::run_process({DIRSYNCD_BINARY, "--once", "--config", write_config(config),
+                                  "--db", db_path, "--api-url", fake->url(), "--ca-file",
+                                  test::cert("ca.pem")},
+                                 {{"WORKOS_API_KEY", key}});
+    };
+
+    interrupted();
+    auto r = once(""); // within the hour: resumed from its last page
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("resuming the full sync started at"), std::string::npos) << r.out;
+    EXPECT_EQ(differences(), std::vector<std::string>{});
+
+    for (char const* suffix : {"", "-wal", "-shm", ".staging", ".staging-wal", ".staging-shm"})
+        std::filesystem::remove(db_path + suffix);
+    interrupted();
+    r = once("resume_window_seconds = 0\n"); // the snapshot is too old: listed again
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.find("resuming"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("full sync started"), std::string::npos) << r.out;
+    EXPECT_EQ(differences(), std::vector<std::string>{});
 }
