@@ -5,8 +5,8 @@
 // A listing is compared with the mirror as it arrives (ids come in ascending order; anything
 // else is handled too): what is new or changed is staged, mirrored objects the listing passed
 // over are marked for deletion, memberships are staged as a difference. A sync that finds
-// nothing new stages nothing but its position. Single writer: call from one thread; no method
-// suspends, so a shutdown lands between calls.
+// nothing new stages nothing, and saves its position only every 64 pages (staging.cpp).
+// Single writer: call from one thread; no method suspends, so a shutdown lands between calls.
 #pragma once
 
 #include "model/model.hpp"

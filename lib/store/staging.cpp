@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 namespace dirsync::store {
@@ -141,11 +142,94 @@ struct MirrorStore::Statements {
     {
     }
 
+    // Member pages that staged nothing keep their owner's position here, and it is saved with
+    // the next page that stages something, once `unsaved_limit` owners wait, or when the phase
+    // ends: a sync that finds nothing new commits every 64 pages rather than every page (its
+    // WAL). A crash loses only these positions: the next run lists those pages again from the
+    // saved one, where nothing had been staged.
+    struct UnsavedOwner {
+        std::optional<std::string> cursor;
+        std::string high;
+        bool done = false;
+    };
+    static constexpr std::size_t unsaved_limit = 64;
+    std::map<std::pair<std::string, std::string>, UnsavedOwner> unsaved; // (directory, owner)
+
+    void save_owner_row(std::string const& dir, std::string const& owner, UnsavedOwner const& o)
+    {
+        auto& s = save_owner;
+        rearm(s);
+        s.bind(":dir", dir);
+        s.bind(":owner", owner);
+        bind_opt(s, ":cursor", o.cursor);
+        s.bind(":high", o.high);
+        s.bind(":done", o.done ? 1 : 0);
+        s.exec();
+    }
+    // Inside the caller's transaction: the waiting positions of one directory, or of all.
+    void save_unsaved(std::string const* dir = nullptr)
+    {
+        for (auto it = unsaved.begin(); it != unsaved.end();) {
+            if (dir && it->first.first != *dir) {
+                ++it;
+                continue;
+            }
+            save_owner_row(it->first.first, it->first.second, it->second);
+            it = unsaved.erase(it);
+        }
+    }
+    void forget_unsaved(std::string const& dir)
+    {
+        std::erase_if(unsaved, [&](auto const& e) { return e.first.first == dir; });
+        unsaved_listing.erase(dir);
+    }
+    UnsavedOwner const* unsaved_of(std::string const& dir, std::string const& owner) const
+    {
+        auto it = unsaved.find({dir, owner});
+        return it == unsaved.end() ? nullptr : &it->second;
+    }
+
     // Saves the listing's next page and the highest id compared so far (none once the listing
     // ended), counting what the page listed.
     struct ListedCounts {
-        std::int64_t groups, users;
+        std::int64_t groups = 0, users = 0;
     };
+    // The same for the groups and users listings: a page that staged nothing keeps the
+    // listing's position here (its counts added up), saved with the next page that stages
+    // something, after `unsaved_limit` pages, or with the listing's last page.
+    struct UnsavedListing {
+        Progress next;
+        std::optional<std::string> high;
+        ListedCounts listed;
+        std::size_t pages = 0;
+    };
+    std::map<std::string, UnsavedListing> unsaved_listing; // by directory
+
+    void note_position(std::string const& dir, Progress const& next,
+                       std::optional<std::string> high, ListedCounts listed, bool save)
+    {
+        auto& u = unsaved_listing[dir];
+        u.next = next;
+        u.high = std::move(high);
+        u.listed.groups += listed.groups;
+        u.listed.users += listed.users;
+        if (!save && ++u.pages < unsaved_limit)
+            return;
+        save_position(dir, u.next, u.high ? &*u.high : nullptr, u.listed);
+        unsaved_listing.erase(dir);
+    }
+    // The largest id the listing compared so far: the unsaved position's, else the saved one.
+    std::string listing_high(SQLite::Database& db, std::string const& dir)
+    {
+        if (auto it = unsaved_listing.find(dir); it != unsaved_listing.end())
+            return it->second.high.value_or("");
+        SQLite::Statement q(db, "SELECT COALESCE(high_id, '') FROM staging.runs WHERE "
+                                "directory_id = :dir");
+        q.bind(":dir", dir);
+        if (!q.executeStep())
+            throw std::logic_error("no staging run for directory " + dir);
+        return q.getColumn(0).getString();
+    }
     void save_position(std::string const& dir, Progress const& next, std::string const* high,
                        ListedCounts listed)
     {
@@ -306,6 +390,7 @@ MirrorStore::~MirrorStore() = default;
 
 std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory_id)
 {
+    st_->forget_unsaved(directory_id); // a new attempt resumes from what was saved
     SQLite::Statement q(db_, "SELECT r.run_id, r.started_at, r.started_at_us, r.phase, r.cursor, "
                              "r.strategy, r.listed_groups, r.listed_users FROM staging.runs r "
                              "JOIN full_sync_runs m ON m.directory_id = r.directory_id AND "
@@ -335,6 +420,7 @@ std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory
 void MirrorStore::begin_staging(std::string const& directory_id, Timestamp const& started_at)
 {
     auto const run_id = new_run_id();
+    st_->forget_unsaved(directory_id);
     sql::WriteTransaction tx(db_);
     clear_staging(db_, directory_id);
     for (char const* insert :
@@ -354,24 +440,11 @@ void MirrorStore::begin_staging(std::string const& directory_id, Timestamp const
 
 void MirrorStore::discard_staging(std::string const& directory_id)
 {
+    st_->forget_unsaved(directory_id);
     sql::WriteTransaction tx(db_);
     clear_staging(db_, directory_id);
     tx.commit();
 }
-
-namespace {
-
-std::string listing_position(SQLite::Database& db, std::string const& directory_id)
-{
-    SQLite::Statement q(db, "SELECT COALESCE(high_id, '') FROM staging.runs WHERE "
-                            "directory_id = :dir");
-    q.bind(":dir", directory_id);
-    if (!q.executeStep())
-        throw std::logic_error("no staging run for directory " + directory_id);
-    return q.getColumn(0).getString();
-}
-
-} // namespace
 
 void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group const> groups,
                                std::span<std::string const> kept_ids, Progress const& next)
@@ -379,10 +452,12 @@ void MirrorStore::stage_groups(std::string const& directory_id, std::span<Group 
     sql::WriteTransaction tx(db_);
     auto const page = in_id_order(groups, kept_ids);
     bool const last = next.phase != Phase::groups;
+    auto const changes_before = db_.getTotalChanges();
     auto const high =
-        st_->compare(st_->groups, directory_id, page, listing_position(db_, directory_id), last);
-    st_->save_position(directory_id, next, last ? nullptr : &high,
-                       {static_cast<std::int64_t>(page.size()), 0});
+        st_->compare(st_->groups, directory_id, page, st_->listing_high(db_, directory_id), last);
+    bool const staged = db_.getTotalChanges() != changes_before;
+    st_->note_position(directory_id, next, last ? std::nullopt : std::optional(high),
+                       {static_cast<std::int64_t>(page.size()), 0}, staged || last);
     tx.commit();
 }
 
@@ -393,8 +468,9 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
     sql::WriteTransaction tx(db_);
     auto const page = in_id_order(users, kept_ids);
     bool const last = next.phase != Phase::users;
+    auto const changes_before = db_.getTotalChanges();
     auto const high =
-        st_->compare(st_->users, directory_id, page, listing_position(db_, directory_id), last);
+        st_->compare(st_->users, directory_id, page, st_->listing_high(db_, directory_id), last);
     if (embedded == Embedded::stage)
         for (auto const& u : users)
             st_->compare_members(directory_id, MembershipSource::per_user, u.id,
@@ -407,14 +483,16 @@ void MirrorStore::stage_users(std::string const& directory_id, std::span<User co
             a.bind(":owner", *listed.id);
             a.exec();
         }
-    st_->save_position(directory_id, next, last ? nullptr : &high,
-                       {0, static_cast<std::int64_t>(page.size())});
+    bool const staged = db_.getTotalChanges() != changes_before;
+    st_->note_position(directory_id, next, last ? std::nullopt : std::optional(high),
+                       {0, static_cast<std::int64_t>(page.size())}, staged || last);
     tx.commit();
 }
 
 void MirrorStore::begin_memberships(std::string const& directory_id, MembershipSource strategy)
 {
     bool const per_group = strategy == MembershipSource::per_group;
+    st_->forget_unsaved(directory_id);
     sql::WriteTransaction tx(db_);
     Params const p{.dir = directory_id};
     run(db_, "DELETE FROM staging.owners WHERE directory_id = :dir", p);
@@ -437,6 +515,7 @@ void MirrorStore::begin_memberships(std::string const& directory_id, MembershipS
 
 void MirrorStore::stream_owners(std::string const& directory_id, MembershipSource strategy)
 {
+    st_->forget_unsaved(directory_id);
     sql::WriteTransaction tx(db_);
     Params const p{.dir = directory_id};
     run(db_, "DELETE FROM staging.owners WHERE directory_id = :dir", p);
@@ -457,8 +536,13 @@ std::vector<Owner> MirrorStore::pending_owners(std::string const& directory_id,
     q.bind(":after", after.value_or(""));
     q.bind(":limit", limit);
     std::vector<Owner> out;
-    while (q.executeStep())
-        out.push_back({q.getColumn(0).getString(), optional_text(q, 1)});
+    while (q.executeStep()) {
+        auto id = q.getColumn(0).getString();
+        auto const* unsaved = st_->unsaved_of(directory_id, id);
+        if (unsaved && unsaved->done)
+            continue;
+        out.push_back({std::move(id), unsaved ? unsaved->cursor : optional_text(q, 1)});
+    }
     return out;
 }
 
@@ -467,32 +551,40 @@ void MirrorStore::stage_members(std::string const& directory_id, MembershipSourc
                                 std::optional<std::string> const& next)
 {
     sql::WriteTransaction tx(db_);
-    auto& h = st_->owner_high;
-    rearm(h);
-    h.bind(":dir", directory_id);
-    h.bind(":owner", owner);
-    if (!h.executeStep())
-        throw std::logic_error("stage_members: " + owner + " is not an owner of " + directory_id);
-    std::string const lo = h.getColumn(0).isNull() ? "" : h.getColumn(0).getString();
-    h.reset();
+    std::string lo;
+    if (auto const* unsaved = st_->unsaved_of(directory_id, owner)) {
+        lo = unsaved->high;
+    } else {
+        auto& h = st_->owner_high;
+        rearm(h);
+        h.bind(":dir", directory_id);
+        h.bind(":owner", owner);
+        if (!h.executeStep())
+            throw std::logic_error("stage_members: " + owner + " is not an owner of " +
+                                   directory_id);
+        lo = h.getColumn(0).isNull() ? "" : h.getColumn(0).getString();
+        h.reset();
+    }
+    auto const changes_before = db_.getTotalChanges();
     auto const high = st_->compare_members(
         directory_id, strategy, owner,
         std::vector<std::string>(member_ids.begin(), member_ids.end()), lo, !next);
-    auto& s = st_->save_owner;
-    rearm(s);
-    s.bind(":dir", directory_id);
-    s.bind(":owner", owner);
-    bind_opt(s, ":cursor", next);
-    s.bind(":high", high);
-    s.bind(":done", next ? 0 : 1);
-    s.exec();
+    bool const staged = db_.getTotalChanges() != changes_before;
+    st_->unsaved[{directory_id, owner}] = {next, high, !next};
+    if (staged)
+        st_->save_unsaved(&directory_id);
+    else if (st_->unsaved.size() >= Statements::unsaved_limit)
+        st_->save_unsaved();
     tx.commit();
 }
 
 void MirrorStore::finish_memberships(std::string const& directory_id)
 {
+    sql::WriteTransaction tx(db_);
+    st_->save_unsaved(&directory_id);
     run(db_, "UPDATE staging.runs SET phase = 'done' WHERE directory_id = :dir",
         {.dir = directory_id});
+    tx.commit();
 }
 
 std::pair<std::int64_t, std::int64_t> MirrorStore::owner_progress(std::string const& directory_id)
@@ -501,7 +593,10 @@ std::pair<std::int64_t, std::int64_t> MirrorStore::owner_progress(std::string co
                              "directory_id = :dir");
     q.bind(":dir", directory_id);
     q.executeStep();
-    return {q.getColumn(0).getInt64(), q.getColumn(1).getInt64()};
+    auto const unsaved_done = std::count_if(st_->unsaved.begin(), st_->unsaved.end(), [&](auto& e) {
+        return e.first.first == directory_id && e.second.done;
+    });
+    return {q.getColumn(0).getInt64(), q.getColumn(1).getInt64() + unsaved_done};
 }
 
 MirrorStore::PendingDeletions MirrorStore::pending_deletions(std::string const& directory_id)

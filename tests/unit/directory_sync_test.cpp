@@ -362,3 +362,52 @@ TEST_F(DirectorySyncTest, AListingWithNoUsersForADirectoryThatHadSomeIsHeld)
     ASSERT_EQ(held.failures.size(), 1u);
     EXPECT_NE(held.failures[0].message.find("returned no users"), std::string::npos);
 }
+
+TEST_F(DirectorySyncTest, ASyncThatFindsNothingNewSavesItsPositionsRarelyYetSeesLaterChanges)
+{
+    auto& ds = fake.dataset();
+    auto const dir = ds.directories().begin()->first;
+    auto const big = *ds.groups_of_directory(dir).begin();
+    for (int i = 0; i < 350; ++i) // a group of four member pages, five users pages
+        ds.add_member(ds.add_user(dir, "Bulk", std::to_string(i)), big);
+    full_sync(fake_transport, MembershipSource::per_group);
+    ASSERT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+
+    // Nothing new, cut after three of the big group's four member pages: none staged anything,
+    // so none saved its position (a sync with nothing to change saves its positions every 64
+    // pages, not every page) ...
+    Recording order(fake_transport);
+    full_sync(order, MembershipSource::per_group);
+    auto const member_page = "/directory_users?group=" + big;
+    int served = 0, pages = 0;
+    for (auto const& target : order.targets) {
+        ++served;
+        if (target.rfind(member_page, 0) == 0 && ++pages == 3)
+            break;
+    }
+    ASSERT_EQ(pages, 3);
+    order.targets.clear();
+    FailingAfter flaky(order, served);
+    EXPECT_FALSE(full_sync(flaky, MembershipSource::per_group).failures.empty());
+    SQLite::Statement owner(*db, "SELECT cursor IS NULL AND done = 0 FROM staging.owners WHERE id "
+                                 "= ?");
+    owner.bind(1, big);
+    ASSERT_TRUE(owner.executeStep()) << "the big group's directory is still in its members phase";
+    EXPECT_EQ(owner.getColumn(0).getInt(), 1) << "a page with nothing new saved its position";
+    owner.reset();
+    // ... and the next run lists those pages again and converges
+    EXPECT_TRUE(full_sync(fake_transport, MembershipSource::per_group).failures.empty());
+    EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+
+    // Changes on the last pages only, behind pages with nothing new: each is seen, nothing else
+    auto const& members = ds.members_of_group(big);
+    ds.remove_member(*members.rbegin(), big);
+    ds.update_user(*ds.users_of_directory(dir).rbegin(), "Renamed");
+    auto const seq = db->execAndGet("SELECT COALESCE(MAX(seq), 0) FROM changes").getInt64();
+    EXPECT_TRUE(full_sync(fake_transport, MembershipSource::per_group).failures.empty());
+    EXPECT_EQ(test::mirror_differences(*db, ds), std::vector<std::string>{});
+    EXPECT_EQ(
+        db->execAndGet("SELECT COUNT(*) FROM changes WHERE seq > " + std::to_string(seq)).getInt(),
+        2)
+        << "the membership removed and the user renamed, nothing more";
+}
