@@ -8,15 +8,10 @@
 
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -279,25 +274,10 @@ int run_dry_run(asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
     options.directory.merge_held = true;
     options.directory.allow_deletions.clear();
 
-    asio::cancellation_signal cancel;
-    asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int) {
-        if (!ec)
-            cancel.emit(asio::cancellation_type::terminal);
-    });
-    std::exception_ptr error;
-    sync::FullSyncReport report;
     auto job = directories.empty()
                    ? sync::run_full_sync(svc, options)
                    : sync::run_directory_syncs(svc, options, directories, sync::Named::by_operator);
-    asio::co_spawn(ioc, std::move(job),
-                   asio::bind_cancellation_slot(cancel.slot(),
-                                                [&](std::exception_ptr e, sync::FullSyncReport r) {
-                                                    error = e;
-                                                    report = std::move(r);
-                                                    signals.cancel();
-                                                }));
-    ioc.run();
+    auto [report, error] = run_until_done(ioc, std::move(job), log);
     if (error) {
         auto const o = outcome_of(report, error, settings.api_url);
         std::cerr << "dirsyncd: dry run: " << o.message << std::endl;

@@ -81,12 +81,9 @@ Outcome outcome_of(sync::FullSyncReport const& report, std::exception_ptr const&
                                  report.memberships, report.removed.size())};
 }
 
-int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions options,
-             std::string const& api_url, DatabaseWatch const& database,
-             std::optional<sync::OperatorRequest> request)
+SyncEnd run_until_done(asio::io_context& ioc, asio::awaitable<sync::FullSyncReport> job,
+                       spdlog::logger& log)
 {
-    auto& log = svc.log;
-    auto const started = std::chrono::steady_clock::now();
     asio::cancellation_signal cancel;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signo) {
@@ -95,19 +92,27 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions opti
         log.warn("signal {} received: stopping the sync", signo);
         cancel.emit(asio::cancellation_type::terminal);
     });
-
-    std::exception_ptr error;
-    sync::FullSyncReport report;
-    auto job = request ? sync::run_operator_request(svc, std::move(options), std::move(*request))
-                       : sync::run_full_sync(svc, std::move(options));
+    SyncEnd end;
     asio::co_spawn(ioc, std::move(job),
                    asio::bind_cancellation_slot(cancel.slot(),
                                                 [&](std::exception_ptr e, sync::FullSyncReport r) {
-                                                    error = e;
-                                                    report = std::move(r);
+                                                    end.error = e;
+                                                    end.report = std::move(r);
                                                     signals.cancel();
                                                 }));
     ioc.run();
+    return end;
+}
+
+int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions options,
+             std::string const& api_url, DatabaseWatch const& database,
+             std::optional<sync::OperatorRequest> request)
+{
+    auto& log = svc.log;
+    auto const started = std::chrono::steady_clock::now();
+    auto job = request ? sync::run_operator_request(svc, std::move(options), std::move(*request))
+                       : sync::run_full_sync(svc, std::move(options));
+    auto [report, error] = run_until_done(ioc, std::move(job), log);
 
     auto const& stats = svc.api.stats();
     double const secs =

@@ -7,6 +7,7 @@
 #include "sync/full_sync.hpp"
 #include "sync/operator_sync.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <exception>
@@ -25,6 +26,15 @@ Outcome outcome_of(sync::Failure const& failure, std::string const& api_url);
 // ... the whole run: what failed it, else its directories' failures, else a summary of it.
 Outcome outcome_of(sync::FullSyncReport const& report, std::exception_ptr const& error,
                    std::string const& api_url);
+
+// What a sync run on the io_context ended with: its report, or what failed it.
+struct SyncEnd {
+    sync::FullSyncReport report;
+    std::exception_ptr error;
+};
+// Runs `job` on `ioc` until it ends, or until SIGINT/SIGTERM cancels it (logged).
+SyncEnd run_until_done(boost::asio::io_context& ioc,
+                       boost::asio::awaitable<sync::FullSyncReport> job, spdlog::logger& log);
 
 // Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it: a full sync of every
 // directory, or what an operator asked for (`request`, when the daemon does not run). Logs a
