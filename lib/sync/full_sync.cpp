@@ -222,7 +222,9 @@ asio::awaitable<FullSyncReport> run_directory_syncs(SyncServices svc, FullSyncOp
                                                     std::vector<std::string> directory_ids,
                                                     Named named)
 {
-    auto const mirrored = svc.store.directory_ids();
+    // only an operator's names are checked against the mirror (events name real directories)
+    auto const mirrored =
+        named == Named::by_operator ? svc.store.directory_ids() : std::vector<std::string>{};
     auto const is_mirrored = [&](std::string const& id) {
         return std::binary_search(mirrored.begin(), mirrored.end(), id);
     };
