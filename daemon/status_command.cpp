@@ -59,19 +59,21 @@ std::string age_text(std::optional<std::string> const& at)
     return fmt::format("{:.1f} h ago", *age / 3600);
 }
 
-// Why the daemon is stale, when it runs and its last caught-up poll (or its start, before the
-// first) is older than three poll intervals.
+// Why the daemon is stale, when it runs and its last recorded caught-up poll (or its start, before
+// the first) is older than three poll intervals plus the status heartbeat: an idle daemon records a
+// caught-up poll only once per heartbeat, so the recorded time lags the real one by up to that.
 std::optional<std::string> staleness(store::StatusReport const& r, bool running)
 {
     if (!running)
         return std::nullopt;
-    double const limit = 3 * r.poll_interval_seconds.value_or(10);
+    double const limit =
+        3 * r.poll_interval_seconds.value_or(10) + r.status_heartbeat_seconds.value_or(60);
     auto const since = r.caught_up_at ? r.caught_up_at : r.daemon_started_at;
     auto const age = age_seconds(since);
     if (age && *age <= limit)
         return std::nullopt;
     return fmt::format("the daemon has not caught up with the event stream for {} (limit 3 poll "
-                       "intervals, {:.0f} s)",
+                       "intervals plus the status heartbeat, {:.0f} s)",
                        age ? fmt::format("{:.0f} s", *age) : "ever", limit);
 }
 

@@ -26,7 +26,8 @@ StatusReport read_status(SQLite::Database& db)
     {
         SQLite::Statement q(db, "SELECT state, daemon_pid, daemon_started_at, caught_up_at, "
                                 "last_event_at, last_error, last_error_at, poll_interval_seconds, "
-                                "min_seq, max_seq, schema_version FROM mirror_status WHERE "
+                                "min_seq, max_seq, schema_version, status_heartbeat_seconds "
+                                "FROM mirror_status WHERE "
                                 "directory_id = '*'");
         if (q.executeStep()) {
             r.state = q.getColumn(0).getString();
@@ -41,6 +42,8 @@ StatusReport read_status(SQLite::Database& db)
             r.min_seq = q.getColumn(8).getInt64();
             r.max_seq = q.getColumn(9).getInt64();
             r.schema_version = q.getColumn(10).getInt();
+            if (!q.getColumn(11).isNull())
+                r.status_heartbeat_seconds = q.getColumn(11).getDouble();
         }
     }
     r.quarantined_events = db.execAndGet("SELECT COUNT(*) FROM quarantined_events").getInt64();

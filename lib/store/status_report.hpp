@@ -30,7 +30,7 @@ struct StatusReport {
     std::optional<std::int64_t> daemon_pid;
     std::optional<std::string> daemon_started_at, caught_up_at, last_event_at;
     std::optional<std::string> last_error, last_error_at; // the event stream's
-    std::optional<double> poll_interval_seconds;
+    std::optional<double> poll_interval_seconds, status_heartbeat_seconds;
     std::int64_t min_seq = 0, max_seq = 0;
     int schema_version = 0;
     std::int64_t quarantined_events = 0;

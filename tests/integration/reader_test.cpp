@@ -248,6 +248,10 @@ TEST_F(ReaderTest, AnIdleDaemonDoesNotTurnTheFileIntoAHeartbeat)
     EXPECT_EQ(db.execAndGet("PRAGMA data_version").getInt64(), version)
         << "idle polls wrote to the file";
     EXPECT_EQ(caught_up(), first);
+    // caught_up_at is now ten poll intervals old, yet well within one heartbeat: not stale
+    auto const idle = as_reader({DIRSYNCD_BINARY, "status", "--db", db_path});
+    EXPECT_EQ(idle.exit_code, 0) << idle.out << idle.err;
+    EXPECT_EQ(idle.out.find("STALE"), std::string::npos) << idle.out;
 
     auto const max_seq = [&] {
         return db.execAndGet("SELECT max_seq FROM mirror_status WHERE directory_id = '*'")

@@ -250,7 +250,10 @@ TEST_F(MirrorStatusTest, TheReadmeRecipesAnswerRight)
     daemon.caught_up(now_text());
     EXPECT_EQ(recipe("fresh_enough"), Rows{"1"});
     daemon.caught_up(format_timestamp(now_micros() - 31'000'000));
-    EXPECT_EQ(recipe("fresh_enough"), Rows{"0"}) << "31 s ago, with a 10 s poll";
+    EXPECT_EQ(recipe("fresh_enough"), Rows{"1"})
+        << "31 s ago, with a 10 s poll and a 60 s heartbeat: within a heartbeat";
+    daemon.caught_up(format_timestamp(now_micros() - 91'000'000));
+    EXPECT_EQ(recipe("fresh_enough"), Rows{"0"}) << "91 s ago: past 3 polls plus a heartbeat";
 
     EXPECT_EQ(recipe("held_or_failing"), Rows{});
     mirror.record_hold("d1", "it would delete every user", now);
