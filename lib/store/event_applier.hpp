@@ -29,7 +29,10 @@ public:
 private:
     // The statements of one entity table, live or staged.
     struct TableStatements {
-        SQLite::Statement upsert, rekey, exists, remove_row, remove_members;
+        // current: the stored row already holds this copy or a newer one (the upsert would do
+        // nothing); a lookup is a fraction of an upsert that finds nothing to do, and most
+        // membership events carry unchanged snapshots of both ends.
+        SQLite::Statement current, upsert, rekey, exists, remove_row, remove_members;
     };
     template <class T>
     bool upsert(TableStatements& t, char const* entity, Target target, T const& item,
