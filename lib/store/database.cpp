@@ -192,6 +192,22 @@ std::string describe_database_error(SQLite::Exception const& e)
     return meaning ? fmt::format("{} ({})", e.what(), meaning) : std::string(e.what());
 }
 
+namespace {
+
+// Outside a transaction, and no statement of the connection is part-way through its rows.
+bool idle(SQLite::Database& db)
+{
+    if (sqlite3_get_autocommit(db.getHandle()) == 0)
+        return false;
+    for (sqlite3_stmt* st = sqlite3_next_stmt(db.getHandle(), nullptr); st != nullptr;
+         st = sqlite3_next_stmt(db.getHandle(), st))
+        if (sqlite3_stmt_busy(st) != 0)
+            return false;
+    return true;
+}
+
+} // namespace
+
 void reclaim_free_pages(SQLite::Database& db)
 {
     auto const pages = db.execAndGet("PRAGMA page_count").getInt64();
@@ -199,10 +215,15 @@ void reclaim_free_pages(SQLite::Database& db)
     if (free_pages * 20 > pages)
         db.exec("PRAGMA incremental_vacuum");
     // The staging file is given back once no run is left in it: until then the next
-    // directory's pages reuse what the last one freed, and shrinking it between directories
-    // would only move the pages still in use.
-    if (db.execAndGet("SELECT NOT EXISTS (SELECT 1 FROM staging.runs)").getInt() != 0)
-        db.exec("PRAGMA staging.incremental_vacuum");
+    // directory's pages reuse what the last one freed. Empty, it is rewritten in a few pages
+    // (an incremental vacuum of it wrote every page it moved, and kept a pointer map while
+    // staging). VACUUM needs the connection idle: with a statement of the caller's still open,
+    // it waits for the next call.
+    // (Each execAndGet's statement stays open until the end of its full expression.)
+    bool const no_run = db.execAndGet("SELECT NOT EXISTS (SELECT 1 FROM staging.runs)").getInt();
+    bool const has_free = db.execAndGet("PRAGMA staging.freelist_count").getInt64() > 0;
+    if (no_run && has_free && idle(db))
+        db.exec("VACUUM staging");
 }
 
 int latest_schema_version()

@@ -16,7 +16,9 @@ namespace {
 
 // Bump when the tables below change: an older staging file is then recreated (it holds only
 // resumable progress, never the mirror's data).
-constexpr int staging_layout = 1;
+// 2: no auto_vacuum (its pointer-map pages were one more page written per staged page; the
+// emptied file is given back with VACUUM instead), 2 KiB pages.
+constexpr int staging_layout = 2;
 
 // Key columns first in WITHOUT ROWID tables: SQLite 3.40's integrity_check misreports NOT NULL
 // columns declared before the key as NULL.
@@ -137,7 +139,13 @@ void attach_staging(SQLite::Database& db, std::string const& mirror_path)
             attach(db, path);
         }
         if (!in_memory) {
-            db.exec("PRAGMA staging.auto_vacuum = INCREMENTAL"); // takes effect on a new file
+            // Every listing page is a transaction that writes each page of the file it touched:
+            // a page of 100 memberships adds about 11 KB of rows but touches some ten pages
+            // (neighbouring leaves, their parent, its owner's position, the header). 2 KiB pages
+            // halve those writes (a first sync's staging WAL 57 -> 47 MiB at 10,000 users) at
+            // no measurable CPU; a staged user row (about 1 KB) still fits in a page. Takes
+            // effect on a new file.
+            db.exec("PRAGMA staging.page_size = 2048");
             db.exec("PRAGMA staging.journal_mode = WAL");
             db.exec("PRAGMA staging.synchronous = NORMAL");
         }

@@ -226,6 +226,31 @@ TEST(Database, ANewMirrorHasIncrementalVacuumAndAPrivateStagingFile)
     EXPECT_EQ(db->execAndGet("PRAGMA staging.journal_mode").getString(), "wal");
 }
 
+TEST(Database, TheEmptiedStagingFileIsGivenBackOnceTheConnectionIsIdle)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    auto db = open_database(path);
+    EXPECT_EQ(db->execAndGet("PRAGMA staging.page_size").getInt(), 2048);
+    EXPECT_EQ(db->execAndGet("PRAGMA staging.auto_vacuum").getInt(), 0);
+    db->exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+             "INSERT INTO staging.staged_users (id, directory_id, state, raw_json, updated_at_us) "
+             "SELECT 'u' || i, 'd1', 'active', printf('%.900c', 'x'), 0 FROM n");
+    auto const full = db->execAndGet("PRAGMA staging.page_count").getInt64();
+    db->exec("DELETE FROM staging.staged_users");
+    ASSERT_GT(db->execAndGet("PRAGMA staging.freelist_count").getInt64(), full / 2);
+
+    {
+        SQLite::Statement open_statement(*db, "SELECT id FROM directories UNION ALL SELECT 1");
+        ASSERT_TRUE(open_statement.executeStep());
+        reclaim_free_pages(*db); // VACUUM cannot run now: left for the next call
+        EXPECT_GT(db->execAndGet("PRAGMA staging.freelist_count").getInt64(), full / 2);
+    }
+    reclaim_free_pages(*db);
+    EXPECT_EQ(db->execAndGet("PRAGMA staging.freelist_count").getInt64(), 0);
+    EXPECT_LT(db->execAndGet("PRAGMA staging.page_count").getInt64(), 20) << "from " << full;
+}
+
 TEST(Database, TheWalIsCheckpointedInTheBackground)
 {
     test::TempDir dir;
