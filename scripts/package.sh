@@ -23,7 +23,10 @@ done
 if grep -q "/usr/local" <<<"$contents"; then echo "package: files under /usr/local"; exit 1; fi
 echo "package: contents ok ($(wc -l <<<"$contents") entries)"
 dpkg-deb -f "$deb" Depends
-dpkg-deb --ctrl-tarfile "$deb" | tar -t | grep -qx './postinst' || { echo "package: no postinst"; exit 1; }
+# the listing in a variable first: with pipefail, grep -q leaving early can SIGPIPE tar and fail the
+# pipeline although the entry is there
+control=$(dpkg-deb --ctrl-tarfile "$deb" | tar -t)
+grep -qx './postinst' <<<"$control" || { echo "package: no postinst"; echo "$control"; exit 1; }
 
 # lintian: errors fail the build, warnings are shown
 lintian_out=$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -v "running with root privileges" || true)
