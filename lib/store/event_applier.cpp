@@ -18,14 +18,6 @@ std::string live_upsert(EntityTable const& t)
     return upsert(t.live, t.columns, values(t.columns), newer_and_different(t.live), t.keyed);
 }
 
-// Holds the row as it is or newer: exactly when the upsert's condition fails for an existing row.
-std::string current(char const* table)
-{
-    return fmt::format("SELECT 1 FROM {} WHERE id = :id AND (raw_json IS :raw_json OR "
-                       "updated_at_us > :updated_at_us)",
-                       table);
-}
-
 std::string staged_upsert(EntityTable const& t)
 {
     return upsert(fmt::format("staging.{}", t.staged).c_str(), t.columns, values(t.columns),
@@ -65,27 +57,27 @@ EventApplier::EventApplier(SQLite::Database& db)
     , remove_member_(db, "DELETE FROM memberships WHERE user_id = :user AND group_id = :group")
     , remove_staged_member_(db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir "
                                 "AND group_id = :group AND user_id = :user")
-    , live_users_{{db, current(users_table.live)},
+    , live_users_{{db, holds_same_or_newer(users_table.live)},
                   {db, live_upsert(users_table)},
                   {db, rekey(users_table.live, users_table.keyed)},
                   {db, "SELECT 1 FROM users WHERE id = :id"},
                   {db, "DELETE FROM users WHERE id = :id"},
                   {db, "DELETE FROM memberships WHERE user_id = :id"}}
-    , staged_users_{{db, current("staging.staged_users")},
+    , staged_users_{{db, holds_same_or_newer("staging.staged_users")},
                     {db, staged_upsert(users_table)},
                     {db, rekey("staging.staged_users", users_table.keyed)},
                     {db, "SELECT 1 FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND "
                          "user_id = :id"}}
-    , live_groups_{{db, current(groups_table.live)},
+    , live_groups_{{db, holds_same_or_newer(groups_table.live)},
                    {db, live_upsert(groups_table)},
                    {db, rekey(groups_table.live, groups_table.keyed)},
                    {db, "SELECT 1 FROM groups WHERE id = :id"},
                    {db, "DELETE FROM groups WHERE id = :id"},
                    {db, "DELETE FROM memberships WHERE group_id = :id"}}
     , staged_groups_{
-          {db, current("staging.staged_groups")},
+          {db, holds_same_or_newer("staging.staged_groups")},
           {db, staged_upsert(groups_table)},
           {db, rekey("staging.staged_groups", groups_table.keyed)},
           {db, "SELECT 1 FROM staging.staged_groups WHERE id = :id"},

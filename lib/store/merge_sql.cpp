@@ -57,6 +57,13 @@ std::string newer_and_different(char const* table)
                        table);
 }
 
+std::string holds_same_or_newer(char const* table)
+{
+    return fmt::format("SELECT 1 FROM {} WHERE id = :id AND (raw_json IS :raw_json OR "
+                       "updated_at_us > :updated_at_us)",
+                       table);
+}
+
 namespace {
 
 constexpr char const* insert_changes =

@@ -27,6 +27,10 @@ std::string values(std::vector<char const*> const& columns);
 // older (a late, older copy must not win; an identical one is not rewritten).
 std::string newer_and_different(char const* table);
 
+// Its negation, as a lookup: `table` already holds the row bound as :id, :raw_json and
+// :updated_at_us, or a newer one, so that an upsert of that copy would change nothing.
+std::string holds_same_or_newer(char const* table);
+
 // The merge of a staged directory into the live tables (parameters :dir, :now), step by step.
 // Each step first records what it will change in `changes` (deciding it once), then applies
 // exactly the rows it recorded: those after :since_seq, the last seq before the record. It
