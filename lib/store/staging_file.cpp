@@ -150,6 +150,9 @@ void attach_staging(SQLite::Database& db, std::string const& mirror_path)
             db.exec("PRAGMA staging.synchronous = NORMAL");
         }
         db.exec("PRAGMA staging.cache_size = -4096"); // 4 MiB
+        // Private, short-lived progress (mode 0600, given back once empty): zeroing what is
+        // deleted there would only write the merged pages a second time.
+        db.exec("PRAGMA staging.secure_delete = OFF");
         db.exec(staging_tables);
         db.exec(fmt::format("PRAGMA staging.user_version = {}", staging_layout));
     } catch (SQLite::Exception const& e) {

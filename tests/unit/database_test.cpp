@@ -1,7 +1,9 @@
 #include "store/database.hpp"
+#include "store/staging_file.hpp"
 #include "support/temp_dir.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -249,6 +251,40 @@ TEST(Database, TheEmptiedStagingFileIsGivenBackOnceTheConnectionIsIdle)
     reclaim_free_pages(*db);
     EXPECT_EQ(db->execAndGet("PRAGMA staging.freelist_count").getInt64(), 0);
     EXPECT_LT(db->execAndGet("PRAGMA staging.page_count").getInt64(), 20) << "from " << full;
+}
+
+// Debian's SQLite zeroes and writes again every page a delete frees (SECURE_DELETE): the mirror
+// keeps zeroing deleted rows in their pages (FAST), the private staging file does not zero.
+TEST(Database, ClearingATableDoesNotWriteItsFreedPagesAgain)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    auto db = open_database(path);
+    EXPECT_EQ(db->execAndGet("PRAGMA main.secure_delete").getInt(), 2); // FAST
+    EXPECT_EQ(db->execAndGet("PRAGMA staging.secure_delete").getInt(), 0);
+    db->exec("CREATE TABLE filler (x BLOB)");
+    db->exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
+             "800) INSERT INTO filler SELECT randomblob(4000) FROM n; COMMIT");
+    db->exec("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < "
+             "1600) INSERT INTO staging.staged_users (id, directory_id, state, raw_json, "
+             "updated_at_us) SELECT 'u' || i, 'd1', 'active', printf('%.1800c', 'x'), 0 FROM n; "
+             "COMMIT");
+    // Empty both WAL files (the background checkpointer may hold one for a moment).
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (char const* schema : {"main", "staging"}) {
+        auto const wal = (std::string(schema) == "main" ? path : staging_path(path)) + "-wal";
+        while (std::filesystem::file_size(wal) > 0 && std::chrono::steady_clock::now() < deadline) {
+            db->exec(fmt::format("PRAGMA {}.wal_checkpoint(TRUNCATE)", schema));
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ASSERT_EQ(std::filesystem::file_size(wal), 0u) << schema;
+    }
+
+    db->exec("DELETE FROM filler");
+    db->exec("DELETE FROM staging.staged_users");
+    // A few pages (the free list's trunk, the header, the index), not the 800 and 1,600 freed.
+    EXPECT_LT(std::filesystem::file_size(path + "-wal"), 40u * 4096);
+    EXPECT_LT(std::filesystem::file_size(staging_path(path) + "-wal"), 40u * 2048);
 }
 
 TEST(Database, TheWalIsCheckpointedInTheBackground)
