@@ -51,13 +51,18 @@ public:
     }
     bool on_key(json::string_view s, std::size_t, error_code&)
     {
-        key_.append(s.data(), s.size());
+        // A key comes in one piece unless it crosses the end of a buffer: copy only then.
+        std::string_view key(s.data(), s.size());
+        if (!key_.empty())
+            key = key_.append(key);
         if (depth_ == 1)
-            root_key_ = key_;
+            root_key_ = key;
         else if (depth_ == 2 && in_ == In::metadata)
-            meta_key_ = key_;
+            meta_key_ = key;
         else if (depth_ == 3 && in_ == In::data)
-            record_key_ = key_;
+            record_key_ = key == "id"             ? RecordKey::id
+                          : key == "directory_id" ? RecordKey::directory_id
+                                                  : RecordKey::other;
         key_.clear();
         return true;
     }
@@ -118,6 +123,7 @@ public:
 private:
     enum class Kind { object, array };
     enum class In { none, data, metadata, other };
+    enum class RecordKey { other, id, directory_id }; // the record fields read
     struct Metadata {
         bool seen = false, object = false, bad_after = false, after_null = false;
         std::optional<std::string> after;
@@ -127,7 +133,7 @@ private:
     bool capturing() const
     {
         return (depth_ == 3 && in_ == In::data && record_object_ &&
-                (record_key_ == "id" || record_key_ == "directory_id")) ||
+                record_key_ != RecordKey::other) ||
                (depth_ == 2 && in_ == In::metadata && meta_key_ == "after");
     }
 
@@ -182,7 +188,7 @@ private:
             meta().after = std::move(value);
             return;
         }
-        if (record_key_ == "id")
+        if (record_key_ == RecordKey::id)
             record_.id = std::move(value), record_has_id_ = true;
         else
             record_.directory_id = std::move(value);
@@ -193,23 +199,23 @@ private:
         record_ = {};
         record_object_ = is_object;
         record_has_id_ = false;
-        record_key_.clear();
+        record_key_ = RecordKey::other;
     }
 
     void end_record()
     {
-        auto path = fmt::format("$.data[{}]", index_++);
-        if (!record_object_)
-            page_.rejected.push_back({std::move(path), "not an object", std::nullopt});
-        else if (!record_has_id_ || record_.id.empty())
+        auto const index = index_++;
+        auto const reject = [&](std::string why) {
             page_.rejected.push_back(
-                {std::move(path), "field 'id' is missing or not a string", std::nullopt});
+                {fmt::format("$.data[{}]", index), std::move(why), std::nullopt});
+        };
+        if (!record_object_)
+            reject("not an object");
+        else if (!record_has_id_ || record_.id.empty())
+            reject("field 'id' is missing or not a string");
         else if (record_.id.size() > max_id_bytes)
-            page_.rejected.push_back({std::move(path),
-                                      fmt::format("field 'id' is {} bytes long, over the cap "
-                                                  "of {}",
-                                                  record_.id.size(), max_id_bytes),
-                                      std::nullopt});
+            reject(fmt::format("field 'id' is {} bytes long, over the cap of {}", record_.id.size(),
+                               max_id_bytes));
         else
             page_.items.push_back(std::move(record_));
     }
@@ -217,7 +223,8 @@ private:
     std::size_t depth_ = 0, index_ = 0;
     In in_ = In::none;
     bool root_object_ = false, data_array_ = false, record_object_ = false, record_has_id_ = false;
-    std::string key_, text_, root_key_, meta_key_, record_key_;
+    std::string key_, text_, root_key_, meta_key_;
+    RecordKey record_key_ = RecordKey::other;
     MemberRef record_;
     Metadata metadata_[2]; // list_metadata, listMetadata
     Page<MemberRef> page_;
