@@ -216,6 +216,44 @@ TEST(Database, AnUpgradeFromSchemaThreeKeepsEveryRowAndReturnsTheStagingSpace)
     EXPECT_NE(db->notes[0].find("compacted once"), std::string::npos);
 }
 
+TEST(Database, AnUpgradeFromSchemaFiveKeepsTheChangesFeedAndItsNextSeq)
+{
+    test::TempDir dir;
+    auto const path = dir.file("mirror.db");
+    {
+        SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        old.exec("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL");
+        for (char const* name : {"001_initial.sql", "002_events.sql", "003_held_deletions.sql",
+                                 "004_compact_rows.sql", "005_mirror_status.sql"}) {
+            std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/schema/" + name);
+            std::string sql((std::istreambuf_iterator<char>(in)), {});
+            old.exec(sql);
+        }
+        old.exec("PRAGMA user_version = 5");
+        old.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
+                 "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) SELECT "
+                 "'2026-01-01T00:00:00Z', 'd1', 'user', 'u' || i, 'upsert' FROM n");
+        old.exec("DELETE FROM changes WHERE seq <= 10 OR seq > 40"); // pruned, and the newest gone
+    }
+    auto db = open_database(path);
+    EXPECT_EQ(db->execAndGet("PRAGMA user_version").getInt(), latest_schema_version());
+    EXPECT_EQ(db->execAndGet("SELECT COUNT(*) || ' ' || MIN(seq) || ' ' || MAX(seq) || ' ' || "
+                             "MIN(entity_id) FROM changes")
+                  .getString(),
+              "30 11 40 u11");
+    EXPECT_EQ(db->execAndGet("SELECT min_seq || ' ' || max_seq FROM mirror_status WHERE "
+                             "directory_id = '*'")
+                  .getString(),
+              "11 50");
+    db->exec("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) VALUES "
+             "('t', 'd1', 'group', 'g1', 'delete')");
+    EXPECT_EQ(db->execAndGet("SELECT MAX(seq) FROM changes").getInt(), 51) << "never reused";
+    EXPECT_THROW(db->exec("INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) "
+                          "VALUES ('t', 'd1', 'person', 'p1', 'upsert')"),
+                 SQLite::Exception);
+    EXPECT_EQ(db->execAndGet("PRAGMA integrity_check").getString(), "ok");
+}
+
 TEST(Database, ANewMirrorHasIncrementalVacuumAndAPrivateStagingFile)
 {
     test::TempDir dir;
