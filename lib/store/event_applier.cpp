@@ -57,27 +57,27 @@ EventApplier::EventApplier(SQLite::Database& db)
     , remove_member_(db, "DELETE FROM memberships WHERE user_id = :user AND group_id = :group")
     , remove_staged_member_(db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir "
                                 "AND group_id = :group AND user_id = :user")
-    , live_users_{{db, holds_same_or_newer(users_table.live)},
+    , live_users_{{db, stored_copy(users_table.live, users_table.keyed)},
                   {db, live_upsert(users_table)},
                   {db, rekey(users_table.live, users_table.keyed)},
                   {db, "SELECT 1 FROM users WHERE id = :id"},
                   {db, "DELETE FROM users WHERE id = :id"},
                   {db, "DELETE FROM memberships WHERE user_id = :id"}}
-    , staged_users_{{db, holds_same_or_newer("staging.staged_users")},
+    , staged_users_{{db, stored_copy("staging.staged_users", users_table.keyed)},
                     {db, staged_upsert(users_table)},
                     {db, rekey("staging.staged_users", users_table.keyed)},
                     {db, "SELECT 1 FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.staged_users WHERE id = :id"},
                     {db, "DELETE FROM staging.membership_diff WHERE directory_id = :dir AND "
                          "user_id = :id"}}
-    , live_groups_{{db, holds_same_or_newer(groups_table.live)},
+    , live_groups_{{db, stored_copy(groups_table.live, groups_table.keyed)},
                    {db, live_upsert(groups_table)},
                    {db, rekey(groups_table.live, groups_table.keyed)},
                    {db, "SELECT 1 FROM groups WHERE id = :id"},
                    {db, "DELETE FROM groups WHERE id = :id"},
                    {db, "DELETE FROM memberships WHERE group_id = :id"}}
     , staged_groups_{
-          {db, holds_same_or_newer("staging.staged_groups")},
+          {db, stored_copy("staging.staged_groups", groups_table.keyed)},
           {db, staged_upsert(groups_table)},
           {db, rekey("staging.staged_groups", groups_table.keyed)},
           {db, "SELECT 1 FROM staging.staged_groups WHERE id = :id"},
@@ -146,7 +146,9 @@ bool EventApplier::upsert(TableStatements& t, char const* entity, Target target,
         return false;
     rearm(t.current);
     bind_entity(t.current, item);
-    bool const current = t.current.executeStep();
+    bool const stored = t.current.executeStep();
+    bool const current = stored && t.current.getColumn(0).getInt() != 0;
+    bool const rekeyed = stored && t.current.getColumn(1).getInt() != 0;
     t.current.reset();
     if (current)
         return false;
@@ -154,9 +156,11 @@ bool EventApplier::upsert(TableStatements& t, char const* entity, Target target,
     bind_entity(t.upsert, item);
     if (t.upsert.exec() == 0)
         return false;
-    rearm(t.rekey);
-    bind_entity(t.rekey, item);
-    t.rekey.exec();
+    if (rekeyed) {
+        rearm(t.rekey);
+        bind_entity(t.rekey, item);
+        t.rekey.exec();
+    }
     touched(target, item.directory_id, entity, item.id);
     if (target != Target::staging)
         changes_.record(now, item.directory_id, entity, item.id, "upsert");

@@ -29,8 +29,9 @@ public:
 private:
     // The statements of one entity table, live or staged.
     struct TableStatements {
-        // current: the stored row already holds this copy or a newer one (the upsert would do
-        // nothing); a lookup is a fraction of an upsert that finds nothing to do, and most
+        // current: whether the stored row already holds this copy or a newer one (the upsert
+        // would do nothing), and whether its keyed columns differ (the rekey would do
+        // something); a lookup is a fraction of an upsert that finds nothing to do, and most
         // membership events carry unchanged snapshots of both ends.
         SQLite::Statement current, upsert, rekey, exists, remove_row, remove_members;
     };

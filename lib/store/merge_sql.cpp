@@ -40,14 +40,25 @@ std::string upsert(char const* table, std::vector<char const*> const& columns,
                        column_list(columns, ""), source, set, condition);
 }
 
+namespace {
+
+// True where a stored `keyed` column differs from its bound value.
+std::string keyed_differ(std::vector<char const*> const& keyed)
+{
+    std::string differs;
+    for (auto const* c : keyed)
+        differs += fmt::format("{0}{1} IS NOT :{1}", differs.empty() ? "" : " OR ", c);
+    return differs;
+}
+
+} // namespace
+
 std::string rekey(char const* table, std::vector<char const*> const& keyed)
 {
-    std::string set, differs;
-    for (auto const* c : keyed) {
+    std::string set;
+    for (auto const* c : keyed)
         set += fmt::format("{0}{1} = :{1}", set.empty() ? "" : ", ", c);
-        differs += fmt::format("{0}{1} IS NOT :{1}", differs.empty() ? "" : " OR ", c);
-    }
-    return fmt::format("UPDATE {} SET {} WHERE id = :id AND ({})", table, set, differs);
+    return fmt::format("UPDATE {} SET {} WHERE id = :id AND ({})", table, set, keyed_differ(keyed));
 }
 
 std::string newer_and_different(char const* table)
@@ -57,11 +68,11 @@ std::string newer_and_different(char const* table)
                        table);
 }
 
-std::string holds_same_or_newer(char const* table)
+std::string stored_copy(char const* table, std::vector<char const*> const& keyed)
 {
-    return fmt::format("SELECT 1 FROM {} WHERE id = :id AND (raw_json IS :raw_json OR "
-                       "updated_at_us > :updated_at_us)",
-                       table);
+    return fmt::format("SELECT raw_json IS :raw_json OR updated_at_us > :updated_at_us, {} FROM {} "
+                       "WHERE id = :id",
+                       keyed_differ(keyed), table);
 }
 
 namespace {

@@ -27,9 +27,11 @@ std::string values(std::vector<char const*> const& columns);
 // older (a late, older copy must not win; an identical one is not rewritten).
 std::string newer_and_different(char const* table);
 
-// Its negation, as a lookup: `table` already holds the row bound as :id, :raw_json and
-// :updated_at_us, or a newer one, so that an upsert of that copy would change nothing.
-std::string holds_same_or_newer(char const* table);
+// Its negation, as a lookup of row :id in `table`: column 0 is true when the row holds the copy
+// bound as :raw_json and :updated_at_us, or a newer one (an upsert of that copy would change
+// nothing); column 1 when one of its `keyed` columns differs from the bound one (the upsert
+// needs its rekey). No row when there is none.
+std::string stored_copy(char const* table, std::vector<char const*> const& keyed);
 
 // The merge of a staged directory into the live tables (parameters :dir, :now), step by step.
 // Each step first records what it will change in `changes` (deciding it once), then applies
