@@ -98,13 +98,14 @@ std::optional<MirrorStore::MembershipPages>
 MirrorStore::membership_pages(std::string const& directory_id)
 {
     // a group (or user) with n memberships takes max(1, ceil(n / 100)) pages; those with none, 1
+    // (the users' extra pages in one pass over the directory's memberships, in user order)
     SQLite::Statement q(
         db_, "SELECT (SELECT COUNT(*) FROM users WHERE directory_id = :dir), "
              "(SELECT COUNT(*) FROM groups WHERE directory_id = :dir), "
              "(SELECT COALESCE(SUM(MAX(0, ((SELECT COUNT(*) FROM memberships m WHERE m.group_id "
              "= g.id) + 99) / 100 - 1)), 0) FROM groups g WHERE g.directory_id = :dir), "
-             "(SELECT COALESCE(SUM(MAX(0, ((SELECT COUNT(*) FROM memberships m WHERE m.user_id "
-             "= u.id) + 99) / 100 - 1)), 0) FROM users u WHERE u.directory_id = :dir), "
+             "(SELECT COALESCE(SUM(MAX(0, (n + 99) / 100 - 1)), 0) FROM (SELECT COUNT(*) AS n "
+             "FROM memberships WHERE directory_id = :dir GROUP BY user_id)), "
              "EXISTS (SELECT 1 FROM directories WHERE id = :dir)");
     q.bind(":dir", directory_id);
     q.executeStep();

@@ -249,3 +249,24 @@ TEST(MirrorStoreVisibility, ReadersSeeTheDirectoryBeforeOrAfterNeverHalfSynced)
     snapshot.commit();
     EXPECT_EQ(users(), 300);
 }
+
+TEST_F(MirrorStoreTest, MembershipPagesCountTheExtraPagesOfLargeGroupsAndUsers)
+{
+    EXPECT_FALSE(store.membership_pages(dir.id)) << "not mirrored yet";
+    // u1 is in 250 groups (3 pages of its groups), u2 in one; g0 has both (1 page)
+    std::vector<Group> groups;
+    std::vector<MembershipPair> members;
+    for (int i = 0; i < 250; ++i) {
+        groups.push_back(test::group("g" + std::to_string(i), dir.id));
+        members.push_back({"u1", groups.back().id});
+    }
+    members.push_back({"u2", "g0"});
+    sync(groups, {test::user("u1", dir.id), test::user("u2", dir.id), test::user("u3", dir.id)},
+         members);
+    auto const pages = store.membership_pages(dir.id);
+    ASSERT_TRUE(pages);
+    EXPECT_EQ(pages->users, 3);
+    EXPECT_EQ(pages->groups, 250);
+    EXPECT_DOUBLE_EQ(pages->per_user, 3 + 2); // u1's two extra pages; u3 with none takes one
+    EXPECT_DOUBLE_EQ(pages->per_group, 250);
+}
