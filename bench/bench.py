@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+import insert_floor
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 DIRSYNCD = os.path.join(BUILD, "daemon", "dirsyncd")
@@ -291,6 +293,11 @@ def bench_compare(args, work):
         say(f"users table: {after_first['user_row_bytes']:.0f} bytes per user for "
             f"{after_first['user_json_bytes']:.0f} bytes of JSON as sent "
             f"({after_first['user_row_bytes'] / after_first['user_json_bytes']:.2f}×)")
+    floor_db = os.path.join(work, "insert-floor.db")
+    for what, order in insert_floor.ORDERS:
+        floor_rows, floor_cpu, split = insert_floor.run(db, floor_db, order)
+        say(f"floor, one bulk insert per row (bench/insert_floor.py), memberships in {what}: "
+            f"{floor_cpu:.2f} s CPU, {1e6 * floor_cpu / floor_rows:.1f} µs per row ({split})")
     say()
 
 
