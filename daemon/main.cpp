@@ -161,6 +161,11 @@ int run(settings::CommandLine const& cl)
     } catch (store::StoreError const& e) {
         return fail(exit_database, e.what());
     }
+    if (db->migrated_from)
+        log->info("database {}: schema migrated from version {} to {}", cfg.database,
+                  *db->migrated_from, store::latest_schema_version());
+    for (auto const& note : db->notes)
+        log->info("{}", note);
     DatabaseWatch watch(cfg.database);
     store::MirrorStore store(*db);
     sync::SyncServices services{api, store, *log};

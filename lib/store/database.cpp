@@ -324,6 +324,8 @@ std::unique_ptr<Database> open_database(std::string const& path, DatabaseOptions
                 fmt::format("cannot migrate database {} from schema version {} to {}: {}", path,
                             version, latest, e.what()));
         }
+        if (version > 0)
+            db->migrated_from = version;
         if (version > 0 && !in_memory && db->execAndGet("PRAGMA auto_vacuum").getInt() == 0)
             compact_once(*db, path);
     }

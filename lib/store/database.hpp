@@ -50,6 +50,8 @@ public:
 
     // What opening it did that the operator should hear of (the daemon logs them).
     std::vector<std::string> notes;
+    // The schema version an existing file had, when opening it migrated it to the latest.
+    std::optional<int> migrated_from;
 
     struct LockWait {
         std::chrono::milliseconds timeout;

@@ -248,6 +248,7 @@ TEST(Database, AnUpgradeFromSchemaFiveKeepsTheChangesFeedAndItsNextSeq)
     }
     auto db = open_database(path);
     EXPECT_EQ(db->execAndGet("PRAGMA user_version").getInt(), latest_schema_version());
+    EXPECT_EQ(db->migrated_from, 5);
     EXPECT_EQ(db->execAndGet("SELECT COUNT(*) || ' ' || MIN(seq) || ' ' || MAX(seq) || ' ' || "
                              "MIN(entity_id) FROM changes")
                   .getString(),
