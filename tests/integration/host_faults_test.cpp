@@ -136,8 +136,11 @@ TEST_F(HostFaultTest, AnAppHoldingTheWriteLockMakesTheDaemonWaitReportAndRetryWi
     ASSERT_TRUE(converged());
 
     // Shorter than the busy timeout: the write waits, says so, and goes through.
+    // (The app waits its turn for the lock: the daemon may still be writing, say the event
+    // stream's first cursor, when the mirror has converged.)
     {
         SQLite::Database app(db_path, SQLite::OPEN_READWRITE);
+        app.setBusyTimeout(10000);
         app.exec("BEGIN IMMEDIATE");
         add_users(5);
         ASSERT_TRUE(logged("another process has held a lock", 10s)) << daemon->output();
@@ -150,6 +153,7 @@ TEST_F(HostFaultTest, AnAppHoldingTheWriteLockMakesTheDaemonWaitReportAndRetryWi
     // Longer than the busy timeout: the step fails, is logged, and is retried after the lock.
     {
         SQLite::Database app(db_path, SQLite::OPEN_READWRITE);
+        app.setBusyTimeout(10000);
         app.exec("BEGIN IMMEDIATE");
         add_users(5);
         ASSERT_TRUE(logged("database is locked", 15s)) << daemon->output();
