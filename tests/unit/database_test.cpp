@@ -1,17 +1,40 @@
 #include "store/database.hpp"
 #include "store/staging_file.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <thread>
 
 using namespace dirsync::store;
+
+namespace {
+
+// Makes `db` a mirror of schema `version` as an older dirsyncd left it: the shipped migrations
+// schema/001_*.sql up to NNN = `version`, applied in order.
+void apply_shipped_schema(SQLite::Database& db, int version)
+{
+    std::vector<std::filesystem::path> files;
+    for (auto const& e :
+         std::filesystem::directory_iterator(std::string(DIRSYNC_SOURCE_DIR) + "/schema"))
+        if (e.path().extension() == ".sql" && std::stoi(e.path().filename().string()) <= version)
+            files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    ASSERT_EQ(files.size(), static_cast<std::size_t>(version));
+    for (auto const& f : files)
+        db.exec(test::read_file(f.string()).value());
+    db.exec(fmt::format("PRAGMA user_version = {}", version));
+}
+
+} // namespace
 
 TEST(Database, MigratesAFreshDatabaseToTheLatestVersion)
 {
@@ -187,12 +210,7 @@ TEST(Database, AnUpgradeFromSchemaThreeKeepsEveryRowAndReturnsTheStagingSpace)
         // a mirror as dirsyncd 0.1 left it: schema 3, rows in every table, staging inside
         SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
         old.exec("PRAGMA journal_mode = WAL");
-        for (char const* name : {"001_initial.sql", "002_events.sql", "003_held_deletions.sql"}) {
-            std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/schema/" + name);
-            std::string sql((std::istreambuf_iterator<char>(in)), {});
-            old.exec(sql);
-        }
-        old.exec("PRAGMA user_version = 3");
+        apply_shipped_schema(old, 3);
         old.exec(R"(INSERT INTO users (id, directory_id, organization_id, idp_id, email,
             first_name, last_name, state, role, custom_attributes, raw_attributes, created_at,
             updated_at, raw_json, updated_at_us) VALUES ('u1', 'd1', 'o1', 'i1', 'a@b', 'Ana',
@@ -234,13 +252,7 @@ TEST(Database, AnUpgradeFromSchemaFiveKeepsTheChangesFeedAndItsNextSeq)
     {
         SQLite::Database old(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
         old.exec("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL");
-        for (char const* name : {"001_initial.sql", "002_events.sql", "003_held_deletions.sql",
-                                 "004_compact_rows.sql", "005_mirror_status.sql"}) {
-            std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/schema/" + name);
-            std::string sql((std::istreambuf_iterator<char>(in)), {});
-            old.exec(sql);
-        }
-        old.exec("PRAGMA user_version = 5");
+        apply_shipped_schema(old, 5);
         old.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
                  "INSERT INTO changes (changed_at, directory_id, entity, entity_id, op) SELECT "
                  "'2026-01-01T00:00:00Z', 'd1', 'user', 'u' || i, 'upsert' FROM n");
@@ -321,8 +333,8 @@ TEST(Database, ClearingATableDoesNotWriteItsFreedPagesAgain)
              "COMMIT");
     // Empty both WAL files (the background checkpointer may hold one for a moment).
     auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    for (char const* schema : {"main", "staging"}) {
-        auto const wal = (std::string(schema) == "main" ? path : staging_path(path)) + "-wal";
+    for (auto const& [schema, wal] :
+         {std::pair{"main", path + "-wal"}, std::pair{"staging", staging_path(path) + "-wal"}}) {
         while (std::filesystem::file_size(wal) > 0 && std::chrono::steady_clock::now() < deadline) {
             db->exec(fmt::format("PRAGMA {}.wal_checkpoint(TRUNCATE)", schema));
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
