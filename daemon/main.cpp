@@ -9,6 +9,7 @@
 #include "http/beast_transport.hpp"
 #include "instance_lock.hpp"
 #include "logging.hpp"
+#include "pg/conninfo.hpp"
 #include "run_daemon.hpp"
 #include "run_once.hpp"
 #include "settings/command_line.hpp"
@@ -68,6 +69,13 @@ settings::Settings load(settings::CommandLine const& cl)
         cfg.log_level = *cl.log_level;
     }
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
+    // Here, where the config and --db meet, so that every subcommand (status, check-config,
+    // reload) says it, and never by a missing directory called "postgresql:".
+    if (pg::is_postgres_target(cfg.database))
+        throw settings::SettingsError(
+            fmt::format("database {}: a PostgreSQL mirror is not supported by this dirsyncd yet; "
+                        "give the path of an SQLite file",
+                        pg::redacted(cfg.database)));
     return cfg;
 }
 

@@ -10,6 +10,7 @@ packages=(
     clang-14 libclang-rt-14-dev clang-format systemd time strace
     prometheus-cpp-dev python3-prometheus-client
     scdoc lintian
+    libpq-dev
 )
 
 missing=()

@@ -10,7 +10,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <string_view>
 #include <fcntl.h>
 #include <thread>
 #include <sys/stat.h>
@@ -27,12 +26,6 @@ constexpr mode_t database_mode = 0640; // owner writes, the readers' group reads
 // SQLite gives the -wal and -shm files the mode of the database file.
 void create_database_file(std::string const& path)
 {
-    // Not a file name: without this, "postgresql://host/db" fails as a missing directory.
-    for (std::string_view scheme : {"postgres://", "postgresql://"})
-        if (path.starts_with(scheme))
-            throw StoreError(fmt::format("database {}: PostgreSQL is not supported by this "
-                                         "dirsyncd; give the path of an SQLite file",
-                                         path));
     int const fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, database_mode);
     if (fd < 0) {
         if (errno == EEXIST)

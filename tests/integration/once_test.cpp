@@ -443,3 +443,33 @@ TEST_F(OnceTest, SizeCapReachedExitsFiveKeepsTheMirrorAndTheNextRunCompletes)
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(differences(), std::vector<std::string>{});
 }
+
+TEST(Cli, APostgresDatabaseIsRefusedByNameInEveryModeAndItsPasswordIsNeverShown)
+{
+    test::TempDir dir;
+    std::string const secret = "s3cretPassw0rd";
+    auto const url = "postgresql://app:" + secret + "@db.example.com/dirsync";
+    auto const config = dir.file("c.toml");
+    {
+        std::ofstream(config) << "database = \"host=db.example.com password=" << secret
+                              << " dbname=dirsync\"\n";
+    }
+    std::vector<std::vector<std::string>> commands = {
+        {DIRSYNCD_BINARY, "status", "--db", url},
+        {DIRSYNCD_BINARY, "--once", "--db", url},
+        {DIRSYNCD_BINARY, "check-config", "--config", config},
+        {DIRSYNCD_BINARY, "reload", "--config", config},
+        {DIRSYNCD_BINARY, "--config", config}};
+    for (auto const& argv : commands) {
+        auto const r = test::run_process(argv, {{"WORKOS_API_KEY", "sk_test_x"}});
+        SCOPED_TRACE(argv[1]);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_NE(r.err.find("a PostgreSQL mirror is not supported by this dirsyncd yet"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+        EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+        EXPECT_NE(r.err.find("***"), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(std::filesystem::exists("postgresql:")) << "no directory made of the URL";
+}

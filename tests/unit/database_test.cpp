@@ -108,17 +108,6 @@ TEST(Database, ReportsAPathThatCannotBeCreated)
     EXPECT_THROW(open_database("/nonexistent-dir/sub/mirror.db"), StoreError);
 }
 
-TEST(Database, RefusesAPostgresUrlByNameInsteadOfCreatingAFile)
-{
-    try {
-        open_database("postgresql://db.example.com/dirsync");
-        FAIL() << "expected a StoreError";
-    } catch (StoreError const& e) {
-        EXPECT_NE(std::string(e.what()).find("PostgreSQL is not supported"), std::string::npos)
-            << e.what();
-    }
-}
-
 TEST(Database, RefusesASqliteDatabaseOfAnotherApplicationAndLeavesItAlone)
 {
     test::TempDir dir;
