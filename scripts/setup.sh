@@ -10,7 +10,7 @@ packages=(
     clang-14 libclang-rt-14-dev clang-format systemd time strace
     prometheus-cpp-dev python3-prometheus-client
     scdoc lintian
-    libpq-dev
+    libpq-dev postgresql-15
 )
 
 missing=()
@@ -26,5 +26,12 @@ if [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postgresql-15 is for the tests, which start a server of their own (tests/pg/test_server.sh):
+# no default cluster is made or started by the package.
+if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+fi
+export UCF_FORCE_CONFFOLD=1 # postgresql-common keeps that file as it is
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,82 @@
+// One libpq connection to the PostgreSQL mirror, and the results of its statements. Blocking
+// calls: the daemon's store will run them on a thread of its own (issue 12), never on the
+// io_context.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct pg_conn;
+struct pg_result;
+
+namespace dirsync::pg {
+
+// A statement or connection that failed. `sqlstate` is the server's code ("40001", "57P01"; empty
+// when the failure is the connection's own); `connection_lost` when the session is gone (server
+// restart, network, idle_session_timeout), so everything it held, its locks among them, is gone
+// too. The message names the server (libpq's text), never the password.
+class Error : public std::runtime_error {
+public:
+    Error(std::string const& message, std::string state, bool lost)
+        : std::runtime_error(message)
+        , sqlstate(std::move(state))
+        , connection_lost(lost)
+    {
+    }
+    std::string sqlstate;
+    bool connection_lost;
+};
+
+// The rows of one statement, as text (PostgreSQL's text output of each value).
+class Result {
+public:
+    explicit Result(pg_result* r);
+    ~Result();
+    Result(Result&&) noexcept;
+    Result& operator=(Result&&) noexcept;
+
+    int rows() const;
+    bool is_null(int row, int column) const;
+    std::string text(int row, int column) const; // "" for NULL
+    std::optional<std::string> optional_text(int row, int column) const;
+    long long integer(int row, int column) const; // throws Error for NULL or not a number
+    // The rows an INSERT, UPDATE or DELETE changed.
+    long long affected() const;
+
+private:
+    pg_result* r_;
+};
+
+// Parameters of a statement, sent as text; nullopt is NULL.
+using Params = std::vector<std::optional<std::string>>;
+
+class Connection {
+public:
+    // Connects with a postgresql:// URL or a key=value conninfo (libpq's rules: PGPASSFILE,
+    // sslmode, ...). Throws Error naming the server and why.
+    explicit Connection(std::string const& conninfo);
+    ~Connection();
+    Connection(Connection const&) = delete;
+    Connection& operator=(Connection const&) = delete;
+
+    Result exec(std::string const& sql);
+    Result exec(std::string const& sql, Params const& params);
+
+    // False once the session is gone; a new Connection is the only way back.
+    bool alive() const;
+    // The server process of this session (pg_backend_pid()), for pg_terminate_backend in tests
+    // and in the log.
+    int backend_pid() const;
+    // `name` quoted as an SQL identifier ("dirsyncd", "My Schema" -> "\"My Schema\"").
+    std::string quote_identifier(std::string const& name) const;
+
+private:
+    Result check(pg_result* r, std::string const& sql);
+    pg_conn* c_;
+};
+
+} // namespace dirsync::pg
