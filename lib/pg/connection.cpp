@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <utility>
 
 namespace dirsync::pg {
@@ -134,6 +135,27 @@ Result Connection::exec(std::string const& sql, Params const& params)
     return check(PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0),
                  sql);
+}
+
+std::optional<Notification> Connection::next_notification(std::chrono::milliseconds wait)
+{
+    auto const deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+        if (PQconsumeInput(c_) == 0)
+            throw Error("PostgreSQL: " + one_line(PQerrorMessage(c_)), "",
+                        PQstatus(c_) != CONNECTION_OK);
+        if (PGnotify* n = PQnotifies(c_)) {
+            Notification out{n->relname, n->extra ? n->extra : "", n->be_pid};
+            PQfreemem(n);
+            return out;
+        }
+        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return std::nullopt;
+        pollfd fd{PQsocket(c_), POLLIN, 0};
+        ::poll(&fd, 1, static_cast<int>(left.count()));
+    }
 }
 
 bool Connection::alive() const

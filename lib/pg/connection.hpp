@@ -3,6 +3,7 @@
 // io_context.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -51,6 +52,13 @@ private:
     pg_result* r_;
 };
 
+// A NOTIFY this session LISTENs for.
+struct Notification {
+    std::string channel;
+    std::string payload;
+    int sender_pid = 0;
+};
+
 // Parameters of a statement, sent as text; nullopt is NULL.
 using Params = std::vector<std::optional<std::string>>;
 
@@ -65,6 +73,10 @@ public:
 
     Result exec(std::string const& sql);
     Result exec(std::string const& sql, Params const& params);
+
+    // The next notification of a channel this session LISTENs to, waiting at most `wait` for
+    // one to arrive; nullopt when none came. Throws Error when the session is lost.
+    std::optional<Notification> next_notification(std::chrono::milliseconds wait);
 
     // False once the session is gone; a new Connection is the only way back.
     bool alive() const;
