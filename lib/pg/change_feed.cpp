@@ -40,8 +40,7 @@ long long ChangeFeed::record(std::string const& now, std::span<Change const> cha
                  "ORDINALITY AS batch (d, e, i, o, n) ORDER BY n RETURNING seq) "
                  "SELECT max(seq) FROM added",
                  {now, text_array(dirs), text_array(entities), text_array(ids), text_array(ops)});
-    auto const top = r.integer(0, 0);
-    max_seq_ = std::max(max_seq_.value_or(top), top);
+    saw(r.integer(0, 0));
     return *max_seq_;
 }
 

@@ -7,6 +7,7 @@
 
 #include "pg/connection.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +38,14 @@ public:
     void notify_before_commit();
     // Forgets the rows recorded since the last notify (their transaction rolled back).
     void forget() { max_seq_.reset(); }
+
+    // Rows that a statement of the caller's added itself (a data-modifying WITH that inserts
+    // into changes): `seq` is the highest of them.
+    void saw(long long seq) { max_seq_ = std::max(max_seq_.value_or(seq), seq); }
+    // Where the feed stands, and back to it when a savepoint rolls back.
+    using Mark = std::optional<long long>;
+    Mark mark() const { return max_seq_; }
+    void rewind(Mark m) { max_seq_ = m; }
 
 private:
     Connection& db_;

@@ -126,14 +126,44 @@ Result Connection::exec(std::string const& sql)
     return check(PQexec(c_, sql.c_str()), sql);
 }
 
-Result Connection::exec(std::string const& sql, Params const& params)
+namespace {
+
+std::vector<char const*> values_of(Params const& params, std::string const& sql)
 {
     std::vector<char const*> values;
     values.reserve(params.size());
-    for (auto const& p : params)
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        auto const& p = params[i];
+        if (p && p->find('\0') != std::string::npos)
+            throw Error(fmt::format("PostgreSQL: parameter ${} holds a NUL byte, which a text "
+                                    "value cannot store (in: {})",
+                                    i + 1, what_ran(sql)),
+                        "22021", false);
         values.push_back(p ? p->c_str() : nullptr);
+    }
+    return values;
+}
+
+} // namespace
+
+Result Connection::exec(std::string const& sql, Params const& params)
+{
+    auto const values = values_of(params, sql);
     return check(PQexecParams(c_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0),
+                 sql);
+}
+
+Result Connection::exec_prepared(std::string const& name, std::string const& sql,
+                                 Params const& params)
+{
+    auto const values = values_of(params, sql);
+    if (!prepared_.contains(name)) {
+        check(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr), sql);
+        prepared_.insert(name);
+    }
+    return check(PQexecPrepared(c_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                                nullptr, nullptr, 0),
                  sql);
 }
 

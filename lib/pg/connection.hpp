@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -72,7 +73,13 @@ public:
     Connection& operator=(Connection const&) = delete;
 
     Result exec(std::string const& sql);
+    // A parameter that holds a NUL byte (which PostgreSQL text cannot store) is refused before
+    // it is sent: Error with sqlstate 22021, as the server would say, so that the caller treats
+    // it as bad data rather than losing the rest of the value.
     Result exec(std::string const& sql, Params const& params);
+    // Runs `sql` as the prepared statement `name`, prepared on its first use in this session:
+    // a page of events runs the same few statements many times.
+    Result exec_prepared(std::string const& name, std::string const& sql, Params const& params);
 
     // The next notification of a channel this session LISTENs to, waiting at most `wait` for
     // one to arrive; nullopt when none came. Throws Error when the session is lost.
@@ -89,6 +96,7 @@ public:
 private:
     Result check(pg_result* r, std::string const& sql);
     pg_conn* c_;
+    std::set<std::string, std::less<>> prepared_;
 };
 
 } // namespace dirsync::pg

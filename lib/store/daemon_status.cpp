@@ -69,24 +69,21 @@ DaemonStatus::Snapshot DaemonStatus::load()
     return s;
 }
 
-void record_event_times(SQLite::Database& db, std::map<std::string, Timestamp> const& newest)
+void record_event_times(SQLite::Database& db, EventTimes const& times)
 {
-    if (newest.empty())
+    if (!times.latest)
         return;
     SQLite::Statement dir(db, "INSERT INTO sync_state (directory_id, last_event_at) VALUES (:dir, "
                               ":at) ON CONFLICT (directory_id) DO UPDATE SET last_event_at = "
                               "excluded.last_event_at");
-    Timestamp const* latest = nullptr;
-    for (auto const& [directory_id, at] : newest) {
+    for (auto const& [directory_id, at] : times.per_directory) {
         rearm(dir);
         dir.bind(":dir", directory_id);
         dir.bind(":at", at.text);
         dir.exec();
-        if (!latest || at.micros > latest->micros)
-            latest = &at;
     }
     SQLite::Statement all(db, "UPDATE daemon_status SET last_event_at = :at WHERE id = 1");
-    all.bind(":at", latest->text);
+    all.bind(":at", times.latest->text);
     all.exec();
 }
 

@@ -5,9 +5,9 @@
 #pragma once
 
 #include "model/timestamp.hpp"
+#include "store/event_page.hpp"
 
 #include <chrono>
-#include <map>
 #include <optional>
 #include <string>
 
@@ -42,6 +42,6 @@ private:
 
 // Inside an events page's transaction: the newest event applied for each directory (by
 // created_at), kept in sync_state.last_event_at and, the newest of all, in the daemon's row.
-void record_event_times(SQLite::Database& db, std::map<std::string, Timestamp> const& newest);
+void record_event_times(SQLite::Database& db, EventTimes const& times);
 
 } // namespace dirsync::store

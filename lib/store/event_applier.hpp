@@ -4,6 +4,7 @@
 #pragma once
 
 #include "model/event.hpp"
+#include "store/event_page.hpp"
 #include "store/store_sql.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -12,11 +13,6 @@
 #include <string>
 
 namespace dirsync::store {
-
-// Where an event of a directory lands: the live tables of a mirrored directory (`resync`: while
-// its full sync is listing it), the staging of a directory whose first full sync is in progress,
-// or nowhere.
-enum class Target { live, resync, staging, none };
 
 class EventApplier {
 public:

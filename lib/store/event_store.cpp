@@ -18,19 +18,6 @@ using namespace sql;
 
 namespace {
 
-std::optional<std::string> organization_of(Event const& ev)
-{
-    if (auto const* u = std::get_if<User>(&ev.payload))
-        return u->organization_id;
-    if (auto const* g = std::get_if<Group>(&ev.payload))
-        return g->organization_id;
-    if (auto const* d = std::get_if<Directory>(&ev.payload))
-        return d->organization_id;
-    if (auto const* m = std::get_if<MembershipEvent>(&ev.payload))
-        return m->group.organization_id ? m->group.organization_id : m->user.organization_id;
-    return std::nullopt;
-}
-
 void quarantine(SQLite::Database& db, RejectedEvent const& bad, std::string const& reason,
                 std::string const& now)
 {
@@ -76,62 +63,25 @@ void EventStore::restart_stream(std::string const& range_start, std::string cons
     st.exec();
 }
 
-namespace {
-
-// What becomes of one decoded event.
-enum class Route {
-    apply,          // to the mirror (or to the staging of a directory in its first sync)
-    sync_directory, // dsync.activated / deactivated: the caller (re)syncs the directory
-    unknown_type,   // logged and skipped
-    out_of_scope,   // not a directory the configuration mirrors
-    not_mirrored    // an in-scope directory not mirrored yet: the caller syncs it
-};
-
-} // namespace
-
 EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
                                        ScopeFilter const& in_scope, std::string const& now)
 {
-    std::vector<std::pair<Route, Target>> routes(items.size(), {Route::out_of_scope, Target::none});
-    std::map<std::string, Target, std::less<>> targets; // a page is mostly one directory's
-    auto const target_of = [&](std::string const& directory_id) {
-        auto it = targets.find(directory_id);
-        if (it == targets.end())
-            it = targets.emplace(directory_id, applier_->target_of(directory_id)).first;
-        return it->second;
-    };
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        auto const* ev = std::get_if<Event>(&items[i]);
-        if (ev == nullptr)
-            continue;
-        auto& [route, target] = routes[i];
-        if (ev->kind == EventKind::unknown)
-            route = Route::unknown_type;
-        else if (!ev->directory_id || !in_scope(*ev->directory_id, organization_of(*ev)))
-            route = Route::out_of_scope;
-        else if (ev->kind == EventKind::directory_activated ||
-                 ev->kind == EventKind::directory_deactivated)
-            route = Route::sync_directory;
-        else if ((target = target_of(*ev->directory_id)) == Target::none)
-            route = Route::not_mirrored;
-        else
-            route = Route::apply;
-    }
-    auto const staged = [&routes](std::size_t i) {
-        return routes[i].first == Route::apply && routes[i].second == Target::staging;
+    auto const routes = route_page(items, in_scope, [this](std::string const& directory_id) {
+        return applier_->target_of(directory_id);
+    });
+    auto const staged = [](RoutedItem const& r) {
+        return r.route == Route::apply && r.target == Target::staging;
     };
 
     // Events of a directory in its first full sync land in the staging file, committed before
     // the page: SQLite commits the mirror's file first, so written with the cursor they could be
     // lost to a crash between the two. Applied again after a crash, they change nothing.
     EventPageResult result;
-    if (std::any_of(routes.begin(), routes.end(), [](auto const& r) {
-            return r.first == Route::apply && r.second == Target::staging;
-        })) {
+    if (std::any_of(routes.begin(), routes.end(), staged)) {
         result = in_transaction([&](Isolation isolation) {
             EventPageResult staged_result;
             for (std::size_t i = 0; i < items.size(); ++i)
-                if (staged(i))
+                if (staged(routes[i]))
                     apply_one(std::get<Event>(items[i]), Target::staging, now, staged_result,
                               isolation);
             return staged_result;
@@ -139,53 +89,18 @@ EventPageResult EventStore::apply_page(std::span<EventPage::Item const> items,
     }
 
     auto page = in_transaction([&](Isolation isolation) {
-        EventPageResult r;
-        std::optional<std::string> cursor_created_at;
-        std::map<std::string, Timestamp> newest; // per directory, for mirror_status
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            if (auto const* bad = std::get_if<RejectedEvent>(&items[i])) {
-                quarantine(db_, *bad, bad->reason, now);
-                ++r.quarantined;
-                r.notes.push_back("quarantined: " + bad->reason);
-                if (bad->id)
-                    r.cursor = bad->id;
-                continue;
-            }
-            auto const& ev = std::get<Event>(items[i]);
-            r.cursor = ev.id;
-            cursor_created_at = ev.created_at.text;
-            switch (routes[i].first) {
-            case Route::unknown_type:
-                ++r.unchanged;
-                r.notes.push_back(
-                    fmt::format("skipped event {} of unknown type {}", ev.id, ev.type));
-                break;
-            case Route::out_of_scope:
-                ++r.skipped;
-                break;
-            case Route::sync_directory:
-                // The directories table holds the REST form: the caller re-reads it in a full
-                // sync.
-                r.directories_to_sync.push_back(*ev.directory_id);
-                ++r.applied;
-                break;
-            case Route::not_mirrored:
-                if (ev.kind != EventKind::directory_deleted)
-                    r.directories_to_sync.push_back(*ev.directory_id);
-                ++r.skipped;
-                break;
-            case Route::apply:
-                if (!staged(i)) // those went first
-                    apply_one(ev, routes[i].second, now, r, isolation);
-                if (auto& at = newest[*ev.directory_id]; ev.created_at.micros >= at.micros)
-                    at = ev.created_at;
-                break;
-            }
-        }
-        record_event_times(db_, newest);
-        if (r.cursor)
-            save_cursor(*r.cursor, cursor_created_at, now);
-        return r;
+        auto walked = walk_page(
+            items, routes,
+            {.quarantine = [&](RejectedEvent const& bad) { quarantine(db_, bad, bad.reason, now); },
+             .apply =
+                 [&](Event const& ev, Target target, EventPageResult& r) {
+                     if (target != Target::staging) // those went first
+                         apply_one(ev, target, now, r, isolation);
+                 }});
+        record_event_times(db_, walked.times);
+        if (walked.result.cursor)
+            save_cursor(*walked.result.cursor, walked.cursor_created_at, now);
+        return walked.result;
     });
     result.applied += page.applied;
     result.unchanged += page.unchanged;

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "model/event.hpp"
+#include "store/event_page.hpp"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,30 +19,6 @@ class Database;
 namespace dirsync::store {
 
 class EventApplier;
-enum class Target;
-
-struct StreamPosition {
-    std::optional<std::string> cursor;            // id of the last applied event
-    std::optional<std::string> cursor_created_at; // its created_at
-    std::optional<std::string> range_start;       // where a stream without cursor starts
-};
-
-// Decides whether an event of this directory (and organization, when the payload has one) is in
-// the configured scope.
-using ScopeFilter =
-    std::function<bool(std::string const& directory_id, std::optional<std::string> const& org)>;
-
-struct EventPageResult {
-    int applied = 0;     // changed the mirror
-    int unchanged = 0;   // nothing new (duplicate, older than the stored row, no effect)
-    int skipped = 0;     // out of scope, or of a directory not mirrored
-    int quarantined = 0; // poison events stored in quarantined_events
-    // Directories to (re)sync fully: dsync.activated/deactivated, or events of an in-scope
-    // directory that is not mirrored yet.
-    std::vector<std::string> directories_to_sync;
-    std::vector<std::string> notes; // one line per quarantined or unknown-type event, for the log
-    std::optional<std::string> cursor; // the cursor saved with this page
-};
 
 class EventStore {
 public:

@@ -214,3 +214,77 @@ SELECT '*',
        (SELECT version FROM schema_version),
        ds.poll_interval_seconds, ds.status_heartbeat_seconds
 FROM daemon_status ds, feed;
+
+-- A full sync's progress and what it staged: the SQLite mirror keeps these in its private
+-- staging file; here they live in the database, so that a standby taking over resumes the
+-- writer's sync. Internal to dirsyncd (apps read the tables above). UNLOGGED: they write no
+-- WAL (a first sync stages every object once more) and a crash of the server empties them,
+-- which costs a restarted listing, never the mirror: staging_runs empties with them, and a
+-- full_sync_runs row without its staging run is dropped and the sync starts over.
+CREATE UNLOGGED TABLE staging_runs (
+    directory_id  text PRIMARY KEY,
+    run_id        text NOT NULL,   -- matches full_sync_runs.run_id
+    started_at    timestamptz NOT NULL,
+    started_at_us bigint NOT NULL,
+    phase         text NOT NULL CHECK (phase IN ('groups', 'users', 'memberships', 'done')),
+    cursor        text,            -- `after` of the next page of the groups or users listing
+    high_id       text,            -- the largest id that listing has compared with the mirror
+    strategy      text,            -- membership strategy, once chosen
+    listed_groups bigint NOT NULL DEFAULT 0,
+    listed_users  bigint NOT NULL DEFAULT 0
+);
+-- New or changed objects, as they will be written to the mirror.
+CREATE UNLOGGED TABLE staged_users (
+    id              text PRIMARY KEY,
+    directory_id    text NOT NULL,
+    organization_id text,
+    idp_id          text,
+    email           text,
+    first_name      text,
+    last_name       text,
+    state           text NOT NULL,
+    role            text,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    raw_json        jsonb NOT NULL,
+    updated_at_us   bigint NOT NULL
+);
+CREATE INDEX staged_users_by_directory ON staged_users (directory_id);
+CREATE UNLOGGED TABLE staged_groups (
+    id              text PRIMARY KEY,
+    directory_id    text NOT NULL,
+    organization_id text,
+    idp_id          text,
+    name            text NOT NULL,
+    created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    raw_json        jsonb NOT NULL,
+    updated_at_us   bigint NOT NULL
+);
+CREATE INDEX staged_groups_by_directory ON staged_groups (directory_id);
+-- Mirrored users and groups the listing has passed over: gone upstream, deleted by the merge.
+CREATE UNLOGGED TABLE staged_deletions (
+    entity       text NOT NULL CHECK (entity IN ('user', 'group')),
+    id           text NOT NULL,
+    directory_id text NOT NULL,
+    PRIMARY KEY (entity, id)
+);
+CREATE INDEX staged_deletions_by_directory ON staged_deletions (directory_id);
+-- The groups (per_group) or users (per_user) whose memberships are listed, each with its own
+-- position, so that several are listed at once and each resumes where it stopped.
+CREATE UNLOGGED TABLE staged_owners (
+    directory_id text NOT NULL,
+    id           text NOT NULL,
+    cursor       text,
+    high_id      text,
+    done         boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (directory_id, id)
+);
+-- Memberships the listing found added or removed, compared with the mirror.
+CREATE UNLOGGED TABLE staged_membership_diff (
+    directory_id text NOT NULL,
+    group_id     text NOT NULL,
+    user_id      text NOT NULL,
+    op           text NOT NULL CHECK (op IN ('add', 'delete')),
+    PRIMARY KEY (directory_id, group_id, user_id)
+);

@@ -45,15 +45,17 @@ TEST_F(ChangeFeedTest, ACommitIsHeardOnceWithItsHighestSeqAndItsRowsAreThere)
     auto const second = feed.record("2026-12-02T10:00:00.000Z", batch(2, "user_b"));
     EXPECT_EQ(second, first + 2);
     feed.notify_before_commit();
-    EXPECT_FALSE(app.next_notification(200ms).has_value()) << "heard before the commit";
+    EXPECT_FALSE(test::next_notification_from(app, writer.backend_pid(), 200ms).has_value())
+        << "heard before the commit";
     writer.exec("COMMIT");
 
-    auto const heard = app.next_notification(5s);
+    auto const heard = test::next_notification_from(app, writer.backend_pid(), 5s);
     ASSERT_TRUE(heard.has_value());
     EXPECT_EQ(heard->channel, "dirsyncd_changes");
     EXPECT_EQ(heard->payload, std::to_string(second));
     EXPECT_EQ(heard->sender_pid, writer.backend_pid());
-    EXPECT_FALSE(app.next_notification(200ms).has_value()) << "one notification per commit";
+    EXPECT_FALSE(test::next_notification_from(app, writer.backend_pid(), 200ms).has_value())
+        << "one notification per commit";
 
     // Readable as soon as heard, in the batch's order, the values as given.
     auto const feed_rows = app.exec(
@@ -72,14 +74,14 @@ TEST_F(ChangeFeedTest, ARolledBackBatchIsNeverHeardAndItsSeqsAreNotReused)
     feed.notify_before_commit();
     writer.exec("ROLLBACK");
     feed.forget();
-    EXPECT_FALSE(app.next_notification(300ms).has_value());
+    EXPECT_FALSE(test::next_notification_from(app, writer.backend_pid(), 300ms).has_value());
 
     writer.exec("BEGIN");
     auto const kept = feed.record("2026-12-02T10:00:01Z", batch(1, "user_"));
     feed.notify_before_commit();
     writer.exec("COMMIT");
     EXPECT_GT(kept, lost);
-    auto const heard = app.next_notification(5s);
+    auto const heard = test::next_notification_from(app, writer.backend_pid(), 5s);
     ASSERT_TRUE(heard.has_value());
     EXPECT_EQ(heard->payload, std::to_string(kept));
     EXPECT_EQ(app.exec("SELECT count(*) FROM changes").integer(0, 0), 1);
@@ -92,5 +94,5 @@ TEST_F(ChangeFeedTest, ACommitWithoutChangesSaysNothing)
     feed.record("2026-12-02T10:00:00Z", {});
     feed.notify_before_commit();
     writer.exec("COMMIT");
-    EXPECT_FALSE(app.next_notification(300ms).has_value());
+    EXPECT_FALSE(test::next_notification_from(app, writer.backend_pid(), 300ms).has_value());
 }

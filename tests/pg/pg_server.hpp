@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -21,7 +24,24 @@ inline std::string pg_conninfo()
         throw std::runtime_error("no PostgreSQL test server: " DIRSYNC_TEST_PG_CONNINFO_FILE
                                  " is missing; run the tests with ctest (fixture postgres), or "
                                  "start one with tests/pg/test_server.sh start DIR");
-    return line;
+    // quiet: "schema already exists, skipping" and "drop cascades to ..." say nothing of use
+    return line + " options='-c client_min_messages=warning'";
+}
+
+// The next notification sent by the session with backend pid `sender`. The channel is the
+// database's, not the schema's: the tests of other schemas, running at the same time, are
+// heard too (as an app hears every mirror of its database) and skipped here.
+inline std::optional<dirsync::pg::Notification>
+next_notification_from(dirsync::pg::Connection& app, int sender, std::chrono::milliseconds wait)
+{
+    auto const deadline = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+        auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        auto heard = app.next_notification(std::max(left, std::chrono::milliseconds(0)));
+        if (!heard || heard->sender_pid == sender)
+            return heard;
+    }
 }
 
 class PgSchemaTest : public ::testing::Test {

@@ -144,10 +144,16 @@ TEST_F(EventStoreTest, UserRemovedAndGroupDeleted)
 
 TEST_F(EventStoreTest, DirectoryDeletedRemovesEverythingUnderIt)
 {
-    auto r = apply({event("dsync.deleted", test::directory(dir, "Acme", 9))});
+    // a late copy in the same page as the deletion does not bring a user back
+    auto r = apply({event("dsync.deleted", test::directory(dir, "Acme", 9)),
+                    event("dsync.user.updated", test::user("u1", dir, "Late", 3))});
     EXPECT_EQ(r.applied, 1);
-    for (auto const* t : {"directories", "users", "groups", "memberships"})
+    EXPECT_EQ(r.skipped, 1);
+    for (auto const* t : {"directories", "users", "groups", "memberships", "sync_state"})
         EXPECT_EQ(count(std::string("SELECT COUNT(*) FROM ") + t), 0) << t;
+    EXPECT_EQ(count("SELECT COUNT(*) FROM mirror_status WHERE directory_id = '" + dir + "'"), 0)
+        << "gone from mirror_status too";
+    EXPECT_EQ(one("SELECT last_event_at FROM mirror_status WHERE directory_id = '*'"), at(30).text);
 }
 
 TEST_F(EventStoreTest, ActivatedAndUnknownDirectoriesAreHandedBackForAFullSync)

@@ -163,7 +163,8 @@ TEST_F(MirrorStatusTest, TheDaemonRowAndTheNewestEventPerDirectory)
 
     {
         SQLite::Transaction tx(*db);
-        record_event_times(*db, {{"d1", at(30)}, {"d9", at(40)}});
+        record_event_times(*db,
+                           {.per_directory = {{"d1", at(30)}, {"d9", at(40)}}, .latest = at(40)});
         tx.commit();
     }
     EXPECT_EQ(one("SELECT last_event_at FROM mirror_status WHERE directory_id = 'd1'"),
