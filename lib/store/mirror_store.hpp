@@ -11,6 +11,7 @@
 
 #include "model/model.hpp"
 #include "model/sync_options.hpp"
+#include "store/merge_result.hpp"
 #include "store/status_report.hpp"
 
 #include <cstdint>
@@ -56,23 +57,6 @@ struct Owner {
 struct MembershipPair {
     std::string user_id;
     std::string group_id;
-};
-
-struct EntityCounts {
-    std::int64_t upserted = 0;
-    std::int64_t deleted = 0;
-};
-
-struct MergeResult {
-    EntityCounts users, groups, memberships;
-    bool directory_changed = false;
-    std::int64_t user_count = 0, group_count = 0, membership_count = 0; // live, after the merge
-};
-
-// What the merge records in sync_state besides the counts.
-struct SyncRecord {
-    std::string strategy;
-    std::uint64_t requests = 0;
 };
 
 class MirrorStore {
