@@ -4,23 +4,6 @@
 
 namespace dirsync::pg {
 
-std::string text_array(std::span<std::string const> values)
-{
-    std::string out = "{";
-    for (auto const& v : values) {
-        if (out.size() > 1)
-            out += ',';
-        out += '"';
-        for (char c : v) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    return out + "}";
-}
-
 long long ChangeFeed::record(std::string const& now, std::span<Change const> changes)
 {
     if (changes.empty())

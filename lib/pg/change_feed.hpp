@@ -52,8 +52,4 @@ private:
     std::optional<long long> max_seq_;
 };
 
-// A PostgreSQL array literal of text values ({"a","b\"c"}), for one parameter that carries a
-// whole batch (unnest($1::text[])).
-std::string text_array(std::span<std::string const> values);
-
 } // namespace dirsync::pg

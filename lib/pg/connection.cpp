@@ -32,6 +32,46 @@ std::string what_ran(std::string const& sql)
 
 } // namespace
 
+namespace {
+
+void append_quoted(std::string& out, std::string const& v)
+{
+    out += '"';
+    for (char c : v) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    out += '"';
+}
+
+} // namespace
+
+std::string text_array(std::span<std::string const> values)
+{
+    std::string out = "{";
+    for (auto const& v : values) {
+        if (out.size() > 1)
+            out += ',';
+        append_quoted(out, v);
+    }
+    return out + "}";
+}
+
+std::string text_array(std::span<std::optional<std::string> const> values)
+{
+    std::string out = "{";
+    for (auto const& v : values) {
+        if (out.size() > 1)
+            out += ',';
+        if (v)
+            append_quoted(out, *v);
+        else
+            out += "NULL";
+    }
+    return out + "}";
+}
+
 Result::Result(pg_result* r)
     : r_(r)
 {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -62,6 +63,11 @@ struct Notification {
 
 // Parameters of a statement, sent as text; nullopt is NULL.
 using Params = std::vector<std::optional<std::string>>;
+
+// A PostgreSQL array literal of text values ({"a","b\"c"}; nullopt is NULL), for one parameter
+// that carries a whole batch (unnest($1::text[]), or ::jsonb[], ::timestamptz[], ...).
+std::string text_array(std::span<std::string const> values);
+std::string text_array(std::span<std::optional<std::string> const> values);
 
 class Connection {
 public:

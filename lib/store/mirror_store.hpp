@@ -32,6 +32,8 @@ namespace dirsync::store {
 // interrupted sync resumes from the last complete page.
 enum class Phase { groups, users, memberships, done };
 char const* phase_name(Phase p);
+// The phase of a stored name; groups (start over) for a name this build does not know.
+Phase phase_from_name(std::string const& name);
 
 // The position of the groups or users listing: the phase and the `after` of its next page.
 struct Progress {

@@ -18,17 +18,6 @@ using namespace sql;
 
 namespace {
 
-// In the order of the enumerators.
-constexpr char const* phase_names[] = {"groups", "users", "memberships", "done"};
-
-Phase phase_from(std::string const& s)
-{
-    for (std::size_t i = 0; i < std::size(phase_names); ++i)
-        if (s == phase_names[i])
-            return static_cast<Phase>(i);
-    return Phase::groups;
-}
-
 std::string new_run_id()
 {
     static std::mt19937_64 rng{std::random_device{}()};
@@ -104,11 +93,6 @@ std::vector<Listed<T>> in_id_order(std::span<T const> records, std::span<std::st
 }
 
 } // namespace
-
-char const* phase_name(Phase p)
-{
-    return phase_names[static_cast<std::size_t>(p)];
-}
 
 // Prepared once: a page runs a few statements per record.
 struct MirrorStore::Statements {
@@ -410,7 +394,7 @@ std::optional<StagingRun> MirrorStore::load_staging(std::string const& directory
     StagingRun run;
     run.run_id = q.getColumn(0).getString();
     run.started_at = {q.getColumn(1).getString(), q.getColumn(2).getInt64()};
-    run.progress = {phase_from(q.getColumn(3).getString()), optional_text(q, 4)};
+    run.progress = {phase_from_name(q.getColumn(3).getString()), optional_text(q, 4)};
     run.strategy = optional_text(q, 5);
     run.listed_groups = q.getColumn(6).getInt64();
     run.listed_users = q.getColumn(7).getInt64();
