@@ -359,7 +359,7 @@ std::pair<std::int64_t, std::int64_t> Staging::owner_progress(std::string const&
     return {r.integer(0, 0), r.integer(0, 1)};
 }
 
-store::MirrorStore::PendingDeletions Staging::pending_deletions(std::string const& directory_id)
+store::MirrorWriter::PendingDeletions Staging::pending_deletions(std::string const& directory_id)
 {
     auto const r = db_.exec(
         "SELECT (SELECT count(*) FROM users WHERE directory_id = $1), (SELECT COALESCE(max("

@@ -10,7 +10,7 @@
 #include "model/model.hpp"
 #include "model/sync_options.hpp"
 #include "pg/connection.hpp"
-#include "store/mirror_store.hpp"
+#include "store/mirror_writer.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -23,8 +23,8 @@ namespace dirsync::pg {
 
 class Staging {
 public:
-    using Embedded = store::MirrorStore::Embedded;
-    using Owners = store::MirrorStore::Owners;
+    using Embedded = store::MirrorWriter::Embedded;
+    using Owners = store::MirrorWriter::Owners;
 
     explicit Staging(Connection& db)
         : db_(db)
@@ -52,7 +52,7 @@ public:
                        std::optional<std::string> const& next);
     void finish_memberships(std::string const& directory_id);
     std::pair<std::int64_t, std::int64_t> owner_progress(std::string const& directory_id);
-    store::MirrorStore::PendingDeletions pending_deletions(std::string const& directory_id);
+    store::MirrorWriter::PendingDeletions pending_deletions(std::string const& directory_id);
 
 private:
     // Compares the page's ids (sorted, unique) with the directory's mirrored rows above `lo`

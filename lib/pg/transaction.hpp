@@ -8,10 +8,11 @@ namespace dirsync::pg {
 
 class Transaction {
 public:
-    explicit Transaction(Connection& db)
+    // `begin`: "BEGIN", or one with an isolation level ("BEGIN ISOLATION LEVEL ...").
+    explicit Transaction(Connection& db, char const* begin = "BEGIN")
         : db_(db)
     {
-        db_.exec("BEGIN");
+        db_.exec(begin);
     }
     ~Transaction()
     {

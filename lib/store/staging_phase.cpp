@@ -1,6 +1,6 @@
 // The names of a full sync's phases, as staging_runs.phase (and the SQLite staging file) store
 // them: shared by both backends.
-#include "store/mirror_store.hpp"
+#include "store/mirror_writer.hpp"
 
 #include <iterator>
 

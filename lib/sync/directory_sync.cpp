@@ -208,8 +208,8 @@ asio::awaitable<void> stage_groups(Run& run, std::optional<std::string> cursor)
 }
 
 asio::awaitable<void>
-stage_users(Run& run, std::optional<std::string> cursor, store::MirrorStore::Embedded embedded,
-            store::MirrorStore::Owners owners = store::MirrorStore::Owners::later,
+stage_users(Run& run, std::optional<std::string> cursor, store::MirrorWriter::Embedded embedded,
+            store::MirrorWriter::Owners owners = store::MirrorWriter::Owners::later,
             std::function<void()> after_page = {})
 {
     run.enter("users");
@@ -228,7 +228,7 @@ stage_users(Run& run, std::optional<std::string> cursor, store::MirrorStore::Emb
         if (after_page)
             after_page();
         run.users += static_cast<std::int64_t>(page.items.size() + kept.size());
-        if (embedded == store::MirrorStore::Embedded::stage)
+        if (embedded == store::MirrorWriter::Embedded::stage)
             for (auto const& u : page.items)
                 run.memberships += static_cast<std::int64_t>(u.embedded_group_ids.size());
     };
@@ -241,7 +241,7 @@ stage_users(Run& run, std::optional<std::string> cursor, store::MirrorStore::Emb
 // that finds none once the supply is closed looks again from the start before it ends.
 class OwnerQueue {
 public:
-    OwnerQueue(store::MirrorStore& store, std::string directory_id, asio::any_io_executor ex,
+    OwnerQueue(store::MirrorWriter& store, std::string directory_id, asio::any_io_executor ex,
                bool open)
         : more(ex, asio::steady_timer::time_point::max())
         , open_(open)
@@ -288,7 +288,7 @@ private:
     }
 
     bool open_;
-    store::MirrorStore& store_;
+    store::MirrorWriter& store_;
     std::string directory_id_;
     std::optional<std::string> last_;
     std::vector<store::Owner> buffer_;
@@ -379,8 +379,8 @@ asio::awaitable<void> list_users_as_owners(Run& run, std::optional<std::string> 
                                            OwnerQueue& queue)
 {
     std::function<void()> added = [&queue] { queue.added(); };
-    co_await stage_users(run, std::move(cursor), store::MirrorStore::Embedded::ignore,
-                         store::MirrorStore::Owners::from_page, added);
+    co_await stage_users(run, std::move(cursor), store::MirrorWriter::Embedded::ignore,
+                         store::MirrorWriter::Owners::from_page, added);
     run.enter("memberships");
     queue.close();
 }
@@ -534,8 +534,8 @@ asio::awaitable<DirectorySyncResult> sync_directory(SyncServices svc, DirectoryS
     if (progress.phase == Phase::users) {
         co_await stage_users(run, progress.cursor,
                              strategy == MembershipSource::embedded
-                                 ? store::MirrorStore::Embedded::stage
-                                 : store::MirrorStore::Embedded::ignore);
+                                 ? store::MirrorWriter::Embedded::stage
+                                 : store::MirrorWriter::Embedded::ignore);
         progress = {Phase::memberships};
     }
     result.strategy = choose_strategy(run, strategy, choice);

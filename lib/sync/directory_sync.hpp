@@ -5,7 +5,7 @@
 #include "api/api_client.hpp"
 #include "model/model.hpp"
 #include "model/sync_options.hpp"
-#include "store/mirror_store.hpp"
+#include "store/mirror_writer.hpp"
 #include "sync/sync_error.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -32,7 +32,7 @@ struct DirectorySyncResult {
 // Services the sync works with; owned by the caller and shared by concurrent directory syncs.
 struct SyncServices {
     api::ApiClient& api;
-    store::MirrorStore& store;
+    store::MirrorWriter& store;
     spdlog::logger& log;
     std::function<void()> on_progress{}; // called after every stored page (systemd, watchdog)
 };

@@ -1,4 +1,5 @@
 #include "store/database.hpp"
+#include "store/mirror_store.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/run.hpp"

@@ -4,6 +4,7 @@
 #include "fake_api.hpp"
 #include "sched/scheduler.hpp"
 #include "store/database.hpp"
+#include "store/mirror_store.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/run.hpp"
