@@ -12,6 +12,7 @@
 #include "pg/conninfo.hpp"
 #include "run_daemon.hpp"
 #include "run_once.hpp"
+#include "run_once_postgres.hpp"
 #include "settings/command_line.hpp"
 #include "settings/settings.hpp"
 #include "status_command.hpp"
@@ -71,11 +72,13 @@ settings::Settings load(settings::CommandLine const& cl)
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
     // Here, where the config and --db meet, so that every subcommand (status, check-config,
     // reload) says it, and never by a missing directory called "postgresql:".
-    if (pg::is_postgres_target(cfg.database))
-        throw settings::SettingsError(
-            fmt::format("database {}: a PostgreSQL mirror is not supported by this dirsyncd yet; "
-                        "give the path of an SQLite file",
-                        pg::redacted(cfg.database)));
+    bool const plain_once = cl.once && !cl.dry_run && cl.subcommand == settings::Subcommand::none;
+    if (pg::is_postgres_target(cfg.database) && !plain_once)
+        throw settings::SettingsError(fmt::format(
+            "database {}: this dirsyncd mirrors into PostgreSQL with --once only (daemon mode, "
+            "status, check-config, --dry-run and the operator subcommands come later); give the "
+            "path of an SQLite file for them",
+            pg::redacted(cfg.database)));
     return cfg;
 }
 
@@ -143,6 +146,8 @@ int run(settings::CommandLine const& cl)
                        {api_key, "dirsyncd/" DIRSYNCD_VERSION, cfg.retry}, *log);
     if (cl.dry_run) // reads the mirror only: no lock, so it runs beside the daemon
         return run_dry_run(ioc, api, *log, cfg, cl.directories, cl.json);
+    if (pg::is_postgres_target(cfg.database)) // --once (load() refuses the other modes)
+        return run_once_postgres(ioc, api, *log, cfg);
 
     // The lock before the database: a second instance racing the first must be told so (exit
     // 6), not fail to migrate a database the first one is migrating.
@@ -179,7 +184,7 @@ int run(settings::CommandLine const& cl)
     sync::SyncServices services{api, store, *log};
 
     if (control)
-        return run_once(ioc, services, cfg.sync, cfg.api_url, watch, operator_request_of(cl));
+        return run_once(ioc, services, cfg.sync, cfg.api_url, &watch, operator_request_of(cl));
     if (!cl.once) {
         log->info("dirsyncd {}: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
                   cfg.api_url);
@@ -203,7 +208,7 @@ int run(settings::CommandLine const& cl)
     }
     log->info("dirsyncd {} --once: mirroring into {} from {}", DIRSYNCD_VERSION, cfg.database,
               cfg.api_url);
-    return run_once(ioc, services, cfg.sync, cfg.api_url, watch);
+    return run_once(ioc, services, cfg.sync, cfg.api_url, &watch);
 }
 
 } // namespace

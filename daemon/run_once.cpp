@@ -82,9 +82,9 @@ Outcome outcome_of(sync::FullSyncReport const& report, std::exception_ptr const&
 }
 
 SyncEnd run_until_done(asio::io_context& ioc, asio::awaitable<sync::FullSyncReport> job,
-                       spdlog::logger& log)
+                       spdlog::logger& log, Alongside alongside)
 {
-    asio::cancellation_signal cancel;
+    asio::cancellation_signal cancel, stop_alongside;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int signo) {
         if (ec)
@@ -93,26 +93,41 @@ SyncEnd run_until_done(asio::io_context& ioc, asio::awaitable<sync::FullSyncRepo
         cancel.emit(asio::cancellation_type::terminal);
     });
     SyncEnd end;
+    bool done = false;
+    std::exception_ptr alongside_error;
+    if (alongside)
+        asio::co_spawn(
+            ioc, alongside(),
+            asio::bind_cancellation_slot(stop_alongside.slot(), [&](std::exception_ptr e) {
+                if (done || !e)
+                    return;
+                alongside_error = e;
+                cancel.emit(asio::cancellation_type::terminal);
+            }));
     asio::co_spawn(ioc, std::move(job),
-                   asio::bind_cancellation_slot(cancel.slot(),
-                                                [&](std::exception_ptr e, sync::FullSyncReport r) {
-                                                    end.error = e;
-                                                    end.report = std::move(r);
-                                                    signals.cancel();
-                                                }));
+                   asio::bind_cancellation_slot(
+                       cancel.slot(), [&](std::exception_ptr e, sync::FullSyncReport r) {
+                           done = true;
+                           end.error = e;
+                           end.report = std::move(r);
+                           signals.cancel();
+                           stop_alongside.emit(asio::cancellation_type::terminal);
+                       }));
     ioc.run();
+    if (alongside_error) // what stopped the sync, rather than "interrupted"
+        end.error = alongside_error;
     return end;
 }
 
 int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions options,
-             std::string const& api_url, DatabaseWatch const& database,
-             std::optional<sync::OperatorRequest> request)
+             std::string const& api_url, DatabaseWatch const* database,
+             std::optional<sync::OperatorRequest> request, Alongside alongside)
 {
     auto& log = svc.log;
     auto const started = std::chrono::steady_clock::now();
     auto job = request ? sync::run_operator_request(svc, std::move(options), std::move(*request))
                        : sync::run_full_sync(svc, std::move(options));
-    auto [report, error] = run_until_done(ioc, std::move(job), log);
+    auto [report, error] = run_until_done(ioc, std::move(job), log, std::move(alongside));
 
     auto const& stats = svc.api.stats();
     double const secs =
@@ -132,8 +147,8 @@ int run_once(asio::io_context& ioc, sync::SyncServices svc, FullSyncOptions opti
              }());
 
     Outcome outcome = outcome_of(report, error, api_url);
-    if (auto problem = database.problem()) {
-        database.remove_stale_companions(); // the old file's WAL must not meet the new file
+    if (auto problem = database ? database->problem() : std::nullopt) {
+        database->remove_stale_companions(); // the old file's WAL must not meet the new file
         outcome = {exit_database, *problem + "; what this run wrote went to the old file: run it "
                                              "again"};
     }

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -32,17 +33,23 @@ struct SyncEnd {
     sync::FullSyncReport report;
     std::exception_ptr error;
 };
-// Runs `job` on `ioc` until it ends, or until SIGINT/SIGTERM cancels it (logged).
+// What runs beside a sync and ends with it (the PostgreSQL writer lease's keepalive): it never
+// returns while the sync runs, and when it throws, the sync is stopped with that error.
+using Alongside = std::function<boost::asio::awaitable<void>()>;
+
+// Runs `job` on `ioc` until it ends, or until SIGINT/SIGTERM cancels it (logged), or until
+// `alongside` fails.
 SyncEnd run_until_done(boost::asio::io_context& ioc,
-                       boost::asio::awaitable<sync::FullSyncReport> job, spdlog::logger& log);
+                       boost::asio::awaitable<sync::FullSyncReport> job, spdlog::logger& log,
+                       Alongside alongside = {});
 
 // Runs the sync on `ioc` until it ends or SIGINT/SIGTERM cancels it: a full sync of every
 // directory, or what an operator asked for (`request`, when the daemon does not run). Logs a
 // summary, writes the one-line reason of a failure to stderr, and returns the exit code
 // (exit_codes.hpp). A database file deleted or replaced during the run fails it (exit 5): its
-// work went to the old file.
+// work went to the old file. `database` is null for a PostgreSQL mirror (no file to watch).
 int run_once(boost::asio::io_context& ioc, sync::SyncServices services, FullSyncOptions options,
-             std::string const& api_url, DatabaseWatch const& database,
-             std::optional<sync::OperatorRequest> request = std::nullopt);
+             std::string const& api_url, DatabaseWatch const* database,
+             std::optional<sync::OperatorRequest> request = std::nullopt, Alongside alongside = {});
 
 } // namespace dirsync::daemon

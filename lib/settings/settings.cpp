@@ -7,6 +7,8 @@
 
 #include <fstream>
 #include <functional>
+#include <optional>
+#include <regex>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -95,6 +97,20 @@ std::chrono::milliseconds seconds(double s)
     return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000.0));
 }
 
+// A schema name dirsyncd uses as it is, unquoted in the apps' SQL: what is wrong with it.
+std::optional<std::string> schema_name_problem(std::string const& name)
+{
+    static std::regex const plain("[a-z_][a-z0-9_]*");
+    if (name.empty() || name.size() > 63)
+        return "a schema name has 1 to 63 characters";
+    if (!std::regex_match(name, plain))
+        return "use lower-case letters, digits and _, not starting with a digit (apps name it "
+               "unquoted)";
+    if (name.starts_with("pg_"))
+        return "names starting with pg_ are PostgreSQL's own";
+    return std::nullopt;
+}
+
 std::map<std::string, Reader, std::less<>> const& readers()
 {
     static std::map<std::string, Reader, std::less<>> const table{
@@ -107,6 +123,12 @@ std::map<std::string, Reader, std::less<>> const& readers()
          }},
         {"api_key_file", [](auto const& n, Settings& s) { s.api_key_file = get_string(n); }},
         {"database", [](auto const& n, Settings& s) { s.database = get_string(n); }},
+        {"database_schema",
+         [](auto const& n, Settings& s) {
+             s.database_schema = get_string(n);
+             if (auto why = schema_name_problem(s.database_schema))
+                 throw std::runtime_error(fmt::format("'{}': {}", s.database_schema, *why));
+         }},
         {"ca_file", [](auto const& n, Settings& s) { s.ca_file = get_string(n); }},
         {"log_level",
          [](auto const& n, Settings& s) {

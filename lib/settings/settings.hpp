@@ -27,6 +27,8 @@ struct Settings {
     std::string api_url = "https://api.workos.com";
     std::optional<std::string> api_key_file;
     std::string database = "/var/lib/dirsyncd/dirsyncd.db";
+    // The schema of a PostgreSQL mirror (database is a postgresql:// URL or a conninfo).
+    std::string database_schema = "dirsyncd";
     std::optional<std::string> ca_file;
     std::string log_level = "info";
 

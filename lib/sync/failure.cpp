@@ -1,6 +1,7 @@
 #include "sync/failure.hpp"
 
 #include "api/api_error.hpp"
+#include "pg/connection.hpp"
 #include "store/database.hpp"
 #include "sync/sync_error.hpp"
 
@@ -30,6 +31,8 @@ Failure classify_failure(std::exception_ptr error)
         return {FailureKind::store, e.what()};
     } catch (SQLite::Exception const& e) {
         return {FailureKind::database, "database: " + store::describe_database_error(e)};
+    } catch (pg::Error const& e) { // libpq's text names the server, never the password
+        return {FailureKind::database, "database: " + std::string(e.what())};
     } catch (boost::system::system_error const& e) {
         if (e.code() == boost::asio::error::operation_aborted)
             return {FailureKind::cancelled, "interrupted"};

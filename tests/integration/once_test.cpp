@@ -444,7 +444,7 @@ TEST_F(OnceTest, SizeCapReachedExitsFiveKeepsTheMirrorAndTheNextRunCompletes)
     EXPECT_EQ(differences(), std::vector<std::string>{});
 }
 
-TEST(Cli, APostgresDatabaseIsRefusedByNameInEveryModeAndItsPasswordIsNeverShown)
+TEST(Cli, APostgresDatabaseIsRefusedByNameInEveryModeButOnceAndItsPasswordIsNeverShown)
 {
     test::TempDir dir;
     std::string const secret = "s3cretPassw0rd";
@@ -456,16 +456,16 @@ TEST(Cli, APostgresDatabaseIsRefusedByNameInEveryModeAndItsPasswordIsNeverShown)
     }
     std::vector<std::vector<std::string>> commands = {
         {DIRSYNCD_BINARY, "status", "--db", url},
-        {DIRSYNCD_BINARY, "--once", "--db", url},
+        {DIRSYNCD_BINARY, "--once", "--dry-run", "--db", url},
         {DIRSYNCD_BINARY, "check-config", "--config", config},
         {DIRSYNCD_BINARY, "reload", "--config", config},
+        {DIRSYNCD_BINARY, "resync", "--config", config},
         {DIRSYNCD_BINARY, "--config", config}};
     for (auto const& argv : commands) {
         auto const r = test::run_process(argv, {{"WORKOS_API_KEY", "sk_test_x"}});
         SCOPED_TRACE(argv[1]);
         EXPECT_EQ(r.exit_code, 2) << r.err;
-        EXPECT_NE(r.err.find("a PostgreSQL mirror is not supported by this dirsyncd yet"),
-                  std::string::npos)
+        EXPECT_NE(r.err.find("mirrors into PostgreSQL with --once only"), std::string::npos)
             << r.err;
         EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
         EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;

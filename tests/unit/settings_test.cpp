@@ -1,6 +1,7 @@
 #include "settings/settings.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -81,6 +82,19 @@ TEST_F(SettingsTest, WrongTypeAndRangeAreNamed)
     EXPECT_NE(load_error("organizations = [\"a\"]\ndirectories = [\"b\"]").find("not both"),
               std::string::npos);
     EXPECT_NE(load_error("log_level = \"loud\"").find("key 'log_level'"), std::string::npos);
+}
+
+TEST_F(SettingsTest, TheDatabaseSchemaIsANamePostgresAppsUseUnquoted)
+{
+    EXPECT_EQ(parse_settings("", "c.toml").database_schema, "dirsyncd");
+    EXPECT_EQ(parse_settings("database_schema = \"directory_mirror_2\"", "c.toml").database_schema,
+              "directory_mirror_2");
+    for (auto const* bad : {"Mixed", "2fast", "has-dash", "pg_mine", ""}) {
+        auto const e = load_error(fmt::format("database_schema = \"{}\"", bad));
+        EXPECT_NE(e.find("key 'database_schema'"), std::string::npos) << bad << ": " << e;
+    }
+    EXPECT_NE(load_error("database_schema = \"" + std::string(64, 'a') + "\"").find("1 to 63"),
+              std::string::npos);
 }
 
 TEST_F(SettingsTest, SyntaxErrorNamesTheLine)
