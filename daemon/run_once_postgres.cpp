@@ -15,7 +15,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 
 namespace dirsync::daemon {
@@ -62,6 +64,14 @@ int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger
 {
     auto const where =
         fmt::format("database {} (schema {})", pg::redacted(cfg.database), cfg.database_schema);
+    std::map<std::string, std::string> env;
+    for (char const* name : {"PGPASSFILE", "CREDENTIALS_DIRECTORY"})
+        if (char const* value = std::getenv(name))
+            env[name] = value;
+    if (auto file = pg::password_file_from_credentials(env)) {
+        ::setenv("PGPASSFILE", file->c_str(), 1); // libpq reads it when the URL has no password
+        log.info("{}: the password file is the systemd credential pgpass", where);
+    }
     std::unique_ptr<pg::Connection> db;
     try {
         db = std::make_unique<pg::Connection>(cfg.database);

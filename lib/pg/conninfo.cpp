@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 #include <memory>
 #include <string_view>
+#include <unistd.h>
 
 namespace dirsync::pg {
 namespace {
@@ -92,6 +93,20 @@ std::string redacted(std::string const& target)
         out += std::string_view(o->keyword) == "password" ? std::string("***") : quoted(o->val);
     }
     return out;
+}
+
+std::optional<std::string>
+password_file_from_credentials(std::map<std::string, std::string> const& environment)
+{
+    if (auto it = environment.find("PGPASSFILE"); it != environment.end() && !it->second.empty())
+        return std::nullopt;
+    auto const dir = environment.find("CREDENTIALS_DIRECTORY");
+    if (dir == environment.end() || dir->second.empty())
+        return std::nullopt;
+    auto path = dir->second + "/pgpass";
+    if (::access(path.c_str(), R_OK) != 0)
+        return std::nullopt;
+    return path;
 }
 
 } // namespace dirsync::pg

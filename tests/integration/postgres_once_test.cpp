@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 using namespace dirsync;
@@ -32,12 +33,13 @@ protected:
         std::ofstream(config) << "database_schema = \"" << schema << "\"\n";
     }
 
-    test::ProcessResult once(std::string const& database)
+    test::ProcessResult once(std::string const& database,
+                             std::map<std::string, std::string> env = {})
     {
-        auto const key = fake->with([](fake::FakeApi& a) { return a.options().api_key; });
+        env["WORKOS_API_KEY"] = fake->with([](fake::FakeApi& a) { return a.options().api_key; });
         return test::run_process({DIRSYNCD_BINARY, "--once", "--config", config, "--db", database,
                                   "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
-                                 {{"WORKOS_API_KEY", key}});
+                                 env);
     }
 
     std::vector<std::string> differences()
@@ -116,6 +118,28 @@ TEST_F(PostgresOnceTest, AnUnreachableServerIsADatabaseErrorAndThePasswordIsNeve
     EXPECT_NE(r.err.find("127.0.0.1"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+}
+
+TEST_F(PostgresOnceTest, ThePasswordComesFromTheSystemdCredentialPgpass)
+{
+    // the test server's role that must authenticate (tests/pg/test_server.sh)
+    auto info = test::pg_conninfo();
+    info.replace(info.find("user=dirsync "), 13, "user=dirsync_password ");
+    auto const without = once(info);
+    EXPECT_EQ(without.exit_code, 5) << without.err;
+    EXPECT_NE(without.err.find("password"), std::string::npos) << without.err;
+
+    auto const credentials = dir.file("credentials");
+    std::filesystem::create_directory(credentials);
+    std::ofstream(credentials + "/pgpass") << "127.0.0.1:*:*:dirsync_password:test-password\n";
+    std::filesystem::permissions(credentials + "/pgpass", std::filesystem::perms::owner_read);
+    auto const with = once(info, {{"CREDENTIALS_DIRECTORY", credentials}});
+    EXPECT_EQ(with.exit_code, 0) << with.err;
+    EXPECT_NE((with.out + with.err).find("the password file is the systemd credential pgpass"),
+              std::string::npos)
+        << with.out << with.err;
+    EXPECT_EQ((with.out + with.err).find("test-password"), std::string::npos);
+    EXPECT_EQ(differences(), std::vector<std::string>{});
 }
 
 TEST_F(PostgresOnceTest, ABadSchemaNameIsASettingsError)

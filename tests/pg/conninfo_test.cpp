@@ -1,10 +1,14 @@
 // Telling a PostgreSQL connection string from an SQLite path, and logging it without secrets.
 #include "pg/conninfo.hpp"
+#include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 using dirsync::pg::is_postgres_target;
 using dirsync::pg::redacted;
+namespace pg = dirsync::pg;
 
 TEST(Conninfo, UrlsAndKeyValueStringsArePostgresAndPathsAreNot)
 {
@@ -33,4 +37,17 @@ TEST(Conninfo, ThePasswordNeverReachesALogLine)
     EXPECT_NE(kv.find("dbname=dirsync"), std::string::npos) << kv;
     EXPECT_EQ(redacted("host=db1 password=x 'unterminated"),
               "(a connection string libpq cannot parse)");
+}
+
+TEST(Conninfo, ASystemdCredentialIsThePasswordFileUnlessPgpassfileNamesOne)
+{
+    test::TempDir dir;
+    auto const credentials = dir.path().string();
+    std::map<std::string, std::string> env{{"CREDENTIALS_DIRECTORY", credentials}};
+    EXPECT_EQ(pg::password_file_from_credentials(env), std::nullopt) << "no credential pgpass";
+    std::ofstream(credentials + "/pgpass") << "*:*:*:app:secret\n";
+    EXPECT_EQ(pg::password_file_from_credentials(env), credentials + "/pgpass");
+    env["PGPASSFILE"] = "/etc/dirsyncd/pgpass";
+    EXPECT_EQ(pg::password_file_from_credentials(env), std::nullopt) << "the operator's own wins";
+    EXPECT_EQ(pg::password_file_from_credentials({}), std::nullopt);
 }
