@@ -366,10 +366,59 @@ def bench_tool(args, work, name, tool_args, title):
         sys.exit(f"{tool} failed ({result.returncode}):\n{result.stderr[-3000:]}")
 
 
+def bench_postgres(args, work):
+    """dirsyncd --once into PostgreSQL beside SQLite: same fake, same data, one run."""
+    data = TINY if args.tiny else FULL
+    pg_dir = os.path.join(work, "pg")
+    subprocess.run(["bash", os.path.join(ROOT, "tests", "pg", "test_server.sh"), "start", pg_dir],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        conninfo = open(os.path.join(pg_dir, "conninfo")).read().strip()
+
+        def lsn(query, *params):
+            out = subprocess.run(["psql", "-X", "-Atq", conninfo, "-c", query % params],
+                                 check=True, capture_output=True, text=True).stdout
+            return out.strip()
+
+        say("## postgres: `dirsyncd --once` into PostgreSQL and into SQLite, same fake and data")
+        say()
+        say(f"{data['directories']} directories, {data['users']} users, {data['groups']} groups; "
+            "PostgreSQL 15 from tests/pg/test_server.sh on the same machine (loopback, fsync=off: "
+            "the WAL bytes are as with fsync). CPU is dirsyncd's alone (the server's is not counted); the server's WAL from "
+            "pg_current_wal_insert_lsn().")
+        say()
+        say("| mirror | run | wall | dirsyncd CPU | peak RSS | WAL written |")
+        say("|---|---|---|---|---|---|")
+        fake = Fake(work, data)
+        try:
+            db = os.path.join(work, "pg-compare.db")
+            remove_db(db)
+            for label in ("first sync", "no-op resync"):
+                m = dirsyncd_once(fake, work, db, "", "sqlite-" + label.replace(" ", "-"))
+                say(f"| SQLite | {label} | {m['wall']:.2f} s | {m['cpu']:.2f} s | "
+                    f"{m['rss_kib'] / 1024:.0f} MiB | (compare: strace) |")
+            remove_db(db)
+            for label in ("first sync", "no-op resync"):
+                before = lsn("SELECT pg_current_wal_insert_lsn()")
+                m = dirsyncd_once(fake, work, conninfo, 'database_schema = "dirsyncd_bench"\n',
+                                  "pg-" + label.replace(" ", "-"))
+                wal = int(float(lsn("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '%s')",
+                                    before)))
+                say(f"| PostgreSQL | {label} | {m['wall']:.2f} s | {m['cpu']:.2f} s | "
+                    f"{m['rss_kib'] / 1024:.0f} MiB | {wal:,} bytes |")
+        finally:
+            fake.stop()
+        say()
+    finally:
+        subprocess.run(["bash", os.path.join(ROOT, "tests", "pg", "test_server.sh"), "stop",
+                        pg_dir], check=False)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", nargs="?", default="all",
-                        choices=["all", "compare", "limits", "scale", "events", "lag"])
+                        choices=["all", "compare", "limits", "scale", "events", "lag",
+                                 "postgres"])
     parser.add_argument("--tiny", action="store_true", help="seconds, not minutes (for CI)")
     parser.add_argument("--peer", default=os.path.join(ROOT, "..", "shared", "peers", "node-sdk"))
     parser.add_argument("--no-peer", action="store_true", help="leave the Node peer out")
@@ -391,7 +440,8 @@ def main():
         say(f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}, "
             f"SQLite {sqlite3.sqlite_version}, release build")
         say()
-        selected = ["compare", "limits", "events", "lag", "scale"] if args.what == "all" else [args.what]
+        selected = (["compare", "limits", "events", "lag", "postgres", "scale"]
+                    if args.what == "all" else [args.what])
         for what in selected:
             if what == "compare":
                 bench_compare(args, work)
@@ -399,6 +449,8 @@ def main():
                 bench_limits(args, work)
             elif what == "scale":
                 bench_scale(args, work)
+            elif what == "postgres":
+                bench_postgres(args, work)
             elif what == "events":
                 size = ["--users", "1000", "--events", "1000"] if args.tiny else []
                 bench_tool(args, work, "events", ["dirsync-bench-events", "--db",
