@@ -147,7 +147,7 @@ int run(settings::CommandLine const& cl)
     if (cl.dry_run) // reads the mirror only: no lock, so it runs beside the daemon
         return run_dry_run(ioc, api, *log, cfg, cl.directories, cl.json);
     if (pg::is_postgres_target(cfg.database)) // --once (load() refuses the other modes)
-        return run_once_postgres(ioc, api, *log, cfg);
+        return run_once_postgres(ioc, api, *log, cfg, environment());
 
     // The lock before the database: a second instance racing the first must be told so (exit
     // 6), not fail to migrate a database the first one is migrating.

@@ -60,15 +60,12 @@ asio::awaitable<void> keep_lease(pg::WriterLease& lease, std::chrono::millisecon
 } // namespace
 
 int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
-                      settings::Settings const& cfg)
+                      settings::Settings const& cfg,
+                      std::map<std::string, std::string> const& environment)
 {
     auto const where =
         fmt::format("database {} (schema {})", pg::redacted(cfg.database), cfg.database_schema);
-    std::map<std::string, std::string> env;
-    for (char const* name : {"PGPASSFILE", "CREDENTIALS_DIRECTORY"})
-        if (char const* value = std::getenv(name))
-            env[name] = value;
-    if (auto file = pg::password_file_from_credentials(env)) {
+    if (auto file = pg::password_file_from_credentials(environment)) {
         ::setenv("PGPASSFILE", file->c_str(), 1); // libpq reads it when the URL has no password
         log.info("{}: the password file is the systemd credential pgpass", where);
     }

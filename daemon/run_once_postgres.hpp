@@ -10,6 +10,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <map>
+#include <string>
+
 namespace spdlog {
 class logger;
 }
@@ -17,7 +20,9 @@ class logger;
 namespace dirsync::daemon {
 
 // Returns the exit code (exit_codes.hpp); writes the reason of a failure to stderr.
+// `environment` is the process's (PGPASSFILE, CREDENTIALS_DIRECTORY).
 int run_once_postgres(boost::asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
-                      settings::Settings const& cfg);
+                      settings::Settings const& cfg,
+                      std::map<std::string, std::string> const& environment);
 
 } // namespace dirsync::daemon

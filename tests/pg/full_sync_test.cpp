@@ -8,6 +8,7 @@
 #include "pg/mirror_store.hpp"
 #include "pg/schema.hpp"
 #include "pg_server.hpp"
+#include "support/failing_transport.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/run.hpp"
@@ -22,26 +23,6 @@ using namespace dirsync::sync;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Lets `budget` requests through, then fails every request with a reset.
-class FailingAfter : public http::Transport {
-public:
-    FailingAfter(http::Transport& inner, int budget)
-        : inner_(inner)
-        , budget_(budget)
-    {
-    }
-    boost::asio::awaitable<http::Response> get(http::Request request) override
-    {
-        if (budget_-- <= 0)
-            throw boost::system::system_error(boost::asio::error::connection_reset);
-        co_return co_await inner_.get(std::move(request));
-    }
-
-private:
-    http::Transport& inner_;
-    int budget_;
-};
 
 fake::FakeOptions unlimited()
 {
@@ -154,7 +135,7 @@ TEST_F(PgFullSyncTest, AnInterruptedSyncResumesFromItsLastStoredPageInAnotherSes
     auto const full_cost = fake.stats().total();
     fresh_mirror();
 
-    FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
+    test::FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
     auto failed = full_sync(flaky, MembershipSource::per_user);
     EXPECT_FALSE(failed.failures.empty());
     EXPECT_EQ(count("SELECT count(*) FROM users"),

@@ -1,5 +1,6 @@
 #include "store/database.hpp"
 #include "store/mirror_store.hpp"
+#include "support/failing_transport.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/run.hpp"
@@ -17,27 +18,6 @@ using namespace dirsync::sync;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Lets `budget` requests through to the fake, then fails every request with a reset.
-class FailingAfter : public http::Transport {
-public:
-    FailingAfter(http::Transport& inner, int budget)
-        : inner_(inner)
-        , budget_(budget)
-    {
-    }
-    boost::asio::awaitable<http::Response> get(http::Request request) override
-    {
-        if (budget_-- <= 0)
-            throw boost::system::system_error(boost::asio::error::connection_reset);
-        co_return co_await inner_.get(std::move(request));
-    }
-    int budget_left() const { return budget_; }
-
-private:
-    http::Transport& inner_;
-    int budget_;
-};
 
 fake::FakeOptions unlimited()
 {
@@ -123,7 +103,7 @@ TEST_F(DirectorySyncTest, InterruptedSyncResumesFromTheLastStoredPage)
     auto const full_cost = fake.stats().total();
     fresh_mirror();
 
-    FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
+    test::FailingAfter flaky(fake_transport, static_cast<int>(full_cost / 2));
     auto failed = full_sync(flaky, MembershipSource::per_user);
     EXPECT_FALSE(failed.failures.empty());
     EXPECT_EQ(
@@ -203,7 +183,7 @@ TEST_F(DirectorySyncTest, AStreamedPerUserSyncResumesWhereverItWasCut)
     auto const full_cost = static_cast<int>(fake.stats().total());
     for (int budget = 3; budget < full_cost; budget += full_cost / 7) {
         fresh_mirror();
-        FailingAfter flaky(yielding, budget);
+        test::FailingAfter flaky(yielding, budget);
         EXPECT_FALSE(full_sync(flaky, MembershipSource::per_user).failures.empty());
         fake.reset_stats();
         auto resumed = full_sync(yielding, MembershipSource::per_user);
@@ -388,7 +368,7 @@ TEST_F(DirectorySyncTest, ASyncThatFindsNothingNewSavesItsPositionsRarelyYetSees
     }
     ASSERT_EQ(pages, 3);
     order.targets.clear();
-    FailingAfter flaky(order, served);
+    test::FailingAfter flaky(order, served);
     EXPECT_FALSE(full_sync(flaky, MembershipSource::per_group).failures.empty());
     SQLite::Statement owner(*db, "SELECT cursor IS NULL AND done = 0 FROM staging.owners WHERE id "
                                  "= ?");
