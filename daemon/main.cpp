@@ -11,6 +11,7 @@
 #include "logging.hpp"
 #include "pg/conninfo.hpp"
 #include "run_daemon.hpp"
+#include "run_daemon_postgres.hpp"
 #include "run_once.hpp"
 #include "run_once_postgres.hpp"
 #include "settings/command_line.hpp"
@@ -72,14 +73,30 @@ settings::Settings load(settings::CommandLine const& cl)
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
     // Here, where the config and --db meet, so that every subcommand (status, check-config,
     // reload) says it, and never by a missing directory called "postgresql:".
-    bool const plain_once = cl.once && !cl.dry_run && cl.subcommand == settings::Subcommand::none;
-    if (pg::is_postgres_target(cfg.database) && !plain_once)
+    bool const supported = !cl.dry_run && (cl.subcommand == settings::Subcommand::none ||
+                                           cl.subcommand == settings::Subcommand::status);
+    if (pg::is_postgres_target(cfg.database) && !supported)
         throw settings::SettingsError(fmt::format(
-            "database {}: this dirsyncd mirrors into PostgreSQL with --once only (daemon mode, "
-            "status, check-config, --dry-run and the operator subcommands come later); give the "
-            "path of an SQLite file for them",
+            "database {}: this dirsyncd mirrors into PostgreSQL in daemon mode, with --once and "
+            "for status only (check-config, --dry-run, reload and the operator subcommands come "
+            "later); give the path of an SQLite file for them",
             pg::redacted(cfg.database)));
     return cfg;
+}
+
+// SIGHUP in daemon mode on PostgreSQL: the new settings and API key, or why not.
+Reloader reloader(settings::CommandLine const& cl, std::shared_ptr<spdlog::logger> const& log)
+{
+    return [&cl, log]() -> std::variant<Reloaded, std::string> {
+        try {
+            auto fresh = load(cl);
+            auto key = settings::resolve_api_key(fresh, environment(),
+                                                 [&](std::string const& w) { log->warn("{}", w); });
+            return Reloaded{std::move(fresh), std::move(key)};
+        } catch (settings::SettingsError const& e) {
+            return std::string(e.what());
+        }
+    };
 }
 
 int run(settings::CommandLine const& cl)
@@ -91,7 +108,9 @@ int run(settings::CommandLine const& cl)
         return fail(exit_usage, e.what());
     }
     if (cl.subcommand == settings::Subcommand::status)
-        return run_status(cfg.database, cl.json);
+        return pg::is_postgres_target(cfg.database)
+                   ? run_status_postgres(cfg.database, cfg.database_schema, cl.json)
+                   : run_status(cfg.database, cl.json);
     bool const control = settings::is_control(cl.subcommand);
     if (control) {
         // The running daemon does the work; without one, this command does (as --once would).
@@ -146,8 +165,12 @@ int run(settings::CommandLine const& cl)
                        {api_key, "dirsyncd/" DIRSYNCD_VERSION, cfg.retry}, *log);
     if (cl.dry_run) // reads the mirror only: no lock, so it runs beside the daemon
         return run_dry_run(ioc, api, *log, cfg, cl.directories, cl.json);
-    if (pg::is_postgres_target(cfg.database)) // --once (load() refuses the other modes)
-        return run_once_postgres(ioc, api, *log, cfg, environment());
+    if (pg::is_postgres_target(cfg.database)) { // load() refuses the modes not built yet
+        if (cl.once)
+            return run_once_postgres(ioc, api, *log, cfg, environment());
+        return run_daemon_postgres(ioc, {api, *transport, *log}, cfg, environment(),
+                                   reloader(cl, log));
+    }
 
     // The lock before the database: a second instance racing the first must be told so (exit
     // 6), not fail to migrate a database the first one is migrating.

@@ -41,10 +41,11 @@ std::string endpoint_label(api::Endpoint e)
 
 } // namespace
 
-Metrics::Metrics(api::ApiClient const& api, sched::Scheduler const& scheduler, SQLite::Database& db)
+Metrics::Metrics(api::ApiClient const& api, sched::Scheduler const& scheduler,
+                 StatusReader read_status)
     : api_(api)
     , scheduler_(scheduler)
-    , db_(db)
+    , read_status_(std::move(read_status))
     , lasting_(std::make_unique<prom::Registry>())
 {
     // From a few seconds (small directories) to hours (a million users under the rate limits).
@@ -65,7 +66,7 @@ void Metrics::observe_full_sync(std::chrono::duration<double> took)
 
 std::string Metrics::render()
 {
-    auto const report = store::read_status(db_);
+    auto const report = read_status_();
     prom::Registry now;
 
     gauge(now, "dirsyncd_build_info", "The running dirsyncd's version")

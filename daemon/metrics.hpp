@@ -4,14 +4,13 @@
 
 #include "api/api_client.hpp"
 #include "sched/scheduler.hpp"
+#include "store/status_report.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
-namespace SQLite {
-class Database;
-}
 namespace prometheus {
 class Registry;
 template <typename T>
@@ -23,20 +22,22 @@ namespace dirsync::daemon {
 
 class Metrics {
 public:
-    Metrics(api::ApiClient const& api, sched::Scheduler const& scheduler, SQLite::Database& db);
+    // `read_status` reads the mirror at each scrape (store::read_status, pg::read_status).
+    using StatusReader = std::function<store::StatusReport()>;
+    Metrics(api::ApiClient const& api, sched::Scheduler const& scheduler, StatusReader read_status);
     ~Metrics();
     Metrics(Metrics const&) = delete;
     Metrics& operator=(Metrics const&) = delete;
 
     void observe_full_sync(std::chrono::duration<double> took);
-    // The text exposition format (version 0.0.4). Throws SQLite::Exception when the mirror
+    // The text exposition format (version 0.0.4). Throws the database's error when the mirror
     // cannot be read.
     std::string render();
 
 private:
     api::ApiClient const& api_;
     sched::Scheduler const& scheduler_;
-    SQLite::Database& db_;
+    StatusReader read_status_;
     // what accumulates between scrapes; the rest is read fresh at each scrape
     std::unique_ptr<prometheus::Registry> lasting_;
     prometheus::Histogram* full_sync_duration_;

@@ -2,6 +2,7 @@
 
 #include "control_protocol.hpp"
 #include "control_server.hpp"
+#include "daemon_tasks.hpp"
 #include "exit_codes.hpp"
 #include "metrics.hpp"
 #include "metrics_server.hpp"
@@ -10,6 +11,7 @@
 #include "sched/scheduler.hpp"
 #include "store/daemon_status.hpp"
 #include "store/database.hpp"
+#include "store/status_report.hpp"
 #include "systemd_notifier.hpp"
 
 #include <SQLiteCpp/Exception.h>
@@ -35,41 +37,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-sched::SchedulerOptions scheduler_options(settings::Settings const& s)
-{
-    sched::SchedulerOptions o;
-    o.sync = s.sync;
-    o.events.event_types = s.event_types;
-    o.events.retention = s.event_retention;
-    o.poll_interval = s.poll_interval;
-    o.full_resync_interval = s.full_resync_interval;
-    o.changes_retention = s.changes_retention;
-    o.status_heartbeat = s.status_heartbeat;
-    return o;
-}
-
-// The scheduler's observer in the daemon: systemd, and the metrics' full-sync histogram.
-class DaemonObserver : public sched::SchedulerObserver {
-public:
-    explicit DaemonObserver(SystemdNotifier& systemd)
-        : systemd_(systemd)
-    {
-    }
-    void mirror_ready() override { systemd_.mirror_ready(); }
-    void status(std::string const& line) override { systemd_.status(line); }
-    void alive() override { systemd_.alive(); }
-    void first_sync_progress() override { systemd_.first_sync_progress(); }
-    void full_sync_finished(std::chrono::duration<double> took) override
-    {
-        if (metrics)
-            metrics->observe_full_sync(took);
-    }
-    Metrics* metrics = nullptr;
-
-private:
-    SystemdNotifier& systemd_;
-};
-
 HttpAnswer answer(std::string const& target, sched::Scheduler const& scheduler, Metrics& metrics,
                   spdlog::logger& log)
 {
@@ -88,19 +55,6 @@ HttpAnswer answer(std::string const& target, sched::Scheduler const& scheduler, 
         return {h.healthy ? 200u : 503u, "text/plain; charset=utf-8", h.reason + "\n"};
     }
     return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n"};
-}
-
-asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& notifier,
-                                   http::BeastTransport& transport)
-{
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
-    int const signo = co_await signals.async_wait(asio::use_awaitable);
-    log.info("signal {} received: stopping (requests in flight are abandoned, nothing half-done "
-             "is committed)",
-             signo);
-    notifier.stopping();
-    transport.shutdown();
-    co_return signo;
 }
 
 // Returns what happened when the database file is no longer the one we opened (checked every
@@ -125,68 +79,6 @@ asio::awaitable<std::string> watch_database(DatabaseWatch const& watch, spdlog::
             transport.shutdown();
             co_return *problem;
         }
-    }
-}
-
-// SIGHUP and `dirsyncd reload`: re-reads the config and the API key; the new ones take effect
-// at the next poll and sync, or the old ones stay. Returns the error, if any.
-class ConfigReload {
-public:
-    ConfigReload(sched::Scheduler& scheduler, spdlog::logger& log, SystemdNotifier& notifier,
-                 api::ApiClient& api, settings::Settings current, Reloader reload)
-        : scheduler_(scheduler)
-        , log_(log)
-        , notifier_(notifier)
-        , api_(api)
-        , current_(std::move(current))
-        , reload_(std::move(reload))
-    {
-    }
-
-    std::optional<std::string> operator()(char const* why)
-    {
-        notifier_.reloading();
-        auto fresh = reload_();
-        std::optional<std::string> error;
-        if (auto const* e = std::get_if<std::string>(&fresh)) {
-            error = *e;
-            log_.error("{}: the configuration was not reloaded, the old one stays: {}", why, *e);
-        } else {
-            auto& r = std::get<Reloaded>(fresh);
-            auto& s = r.settings;
-            api_.set_api_key(r.api_key);
-            if (s.api_url != current_.api_url || s.database != current_.database ||
-                s.ca_file != current_.ca_file || s.log_level != current_.log_level)
-                log_.warn("{}: api_url, database, ca_file and log_level take effect at the "
-                          "next start",
-                          why);
-            scheduler_.reconfigure(scheduler_options(s));
-            current_ = std::move(s);
-            log_.info("{}: configuration reloaded", why);
-        }
-        scheduler_.request_full_resync(why);
-        notifier_.reloaded();
-        return error;
-    }
-
-private:
-    sched::Scheduler& scheduler_;
-    spdlog::logger& log_;
-    SystemdNotifier& notifier_;
-    api::ApiClient& api_;
-    settings::Settings current_;
-    Reloader reload_;
-};
-
-asio::awaitable<void> handle_signals(sched::Scheduler& scheduler, ConfigReload& reload)
-{
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGHUP, SIGUSR1);
-    for (;;) {
-        int const signo = co_await signals.async_wait(asio::use_awaitable);
-        if (signo == SIGUSR1)
-            scheduler.log_status();
-        else
-            reload("SIGHUP");
     }
 }
 
@@ -230,7 +122,8 @@ asio::awaitable<int> supervise(sched::Scheduler& scheduler, DaemonServices servi
         co_await asio::experimental::make_parallel_group(
             asio::co_spawn(ex, scheduler.run(), asio::deferred),
             asio::co_spawn(ex, wait_for_stop(log, notifier, services.transport), asio::deferred),
-            asio::co_spawn(ex, handle_signals(scheduler, reload), asio::deferred),
+            asio::co_spawn(ex, handle_signals(reload, [&] { scheduler.log_status(); }),
+                           asio::deferred),
             asio::co_spawn(ex, watch_database(services.database, log, notifier, services.transport),
                            asio::deferred))
             .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
@@ -266,7 +159,8 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
     store::DaemonStatus status(services.db);
     sched::Scheduler scheduler(ioc.get_executor(), services.sync, services.events, status,
                                scheduler_options(settings), observer);
-    Metrics metrics(services.sync.api, scheduler, services.db);
+    Metrics metrics(services.sync.api, scheduler,
+                    [&db = services.db] { return store::read_status(db); });
     observer.metrics = &metrics;
     std::optional<MetricsServer> server;
     if (settings.metrics_address) {
@@ -290,7 +184,7 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
         log.error("mirror_status: {}", store::describe_database_error(e));
     }
 
-    ConfigReload config_reload(scheduler, log, notifier, services.sync.api, settings,
+    ConfigReload config_reload(&scheduler, log, notifier, services.sync.api, settings,
                                std::move(reload));
     std::optional<ControlServer> control;
     try {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api/api_client.hpp"
+#include "daemon_tasks.hpp"
 #include "database_watch.hpp"
 #include "http/beast_transport.hpp"
 #include "settings/settings.hpp"
@@ -28,13 +29,6 @@ struct DaemonServices {
     DatabaseWatch const& database;
     SQLite::Database& db; // mirror_status and the metrics
 };
-
-// Re-reads the configuration and the API key for SIGHUP: the new ones, or an error message.
-struct Reloaded {
-    settings::Settings settings;
-    std::string api_key;
-};
-using Reloader = std::function<std::variant<Reloaded, std::string>()>;
 
 // Runs until SIGTERM/SIGINT (exit 0), the database file deleted or replaced (exit 5) or an
 // unrecoverable error (exit 1). SIGHUP re-reads the config (and the API key) and starts a full

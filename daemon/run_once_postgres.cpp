@@ -6,6 +6,7 @@
 #include "pg/mirror_store.hpp"
 #include "pg/schema.hpp"
 #include "pg/writer_lease.hpp"
+#include "postgres_session.hpp"
 #include "run_once.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -33,42 +34,14 @@ int fail(spdlog::logger& log, int code, std::string const& message)
     return code;
 }
 
-// Confirms the lease more often than the server's idle timeout would end the session, while
-// the sync waits on the API between its writes. Throws when the lease is gone: from then on
-// another dirsyncd may be the writer, and this one must not write a row more.
-asio::awaitable<void> keep_lease(pg::WriterLease& lease, std::chrono::milliseconds every,
-                                 std::string where)
-{
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-        timer.expires_after(every);
-        co_await timer.async_wait(asio::use_awaitable);
-        bool confirmed = false;
-        try {
-            confirmed = lease.confirm();
-        } catch (pg::Error const&) {
-        }
-        if (!confirmed)
-            throw pg::Error(fmt::format("{}: lost the writer lease (the server ended this "
-                                        "session); stopped so as never to be a second writer: "
-                                        "run again",
-                                        where),
-                            "", true);
-    }
-}
-
 } // namespace
 
 int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
                       settings::Settings const& cfg,
                       std::map<std::string, std::string> const& environment)
 {
-    auto const where =
-        fmt::format("database {} (schema {})", pg::redacted(cfg.database), cfg.database_schema);
-    if (auto file = pg::password_file_from_credentials(environment)) {
-        ::setenv("PGPASSFILE", file->c_str(), 1); // libpq reads it when the URL has no password
-        log.info("{}: the password file is the systemd credential pgpass", where);
-    }
+    auto const where = postgres_where(cfg.database, cfg.database_schema);
+    use_password_credential(environment, log, where);
     std::unique_ptr<pg::Connection> db;
     try {
         db = std::make_unique<pg::Connection>(cfg.database);
@@ -85,9 +58,8 @@ int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger
         return fail(log, exit_database, fmt::format("{}: {}", where, e.what()));
     }
 
-    // The server ends a session idle this long (a writer paused or cut off), so that a standby
-    // takes over within 2 x poll_interval; the keepalive confirms four times as often.
-    auto const idle = std::max<std::chrono::milliseconds>(2 * cfg.poll_interval, 2s);
+    // The keepalive confirms the lease four times per idle timeout.
+    auto const idle = lease_idle_timeout(cfg.poll_interval);
     std::unique_ptr<pg::WriterLease> lease;
     try {
         lease = std::make_unique<pg::WriterLease>(*db, cfg.database_schema, idle);

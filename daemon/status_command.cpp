@@ -2,6 +2,10 @@
 
 #include "exit_codes.hpp"
 #include "model/timestamp.hpp"
+#include "pg/connection.hpp"
+#include "pg/conninfo.hpp"
+#include "pg/schema.hpp"
+#include "pg/status_report.hpp"
 #include "store/status_report.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -122,6 +126,15 @@ std::string to_json(std::string const& database, store::StatusReport const& r, b
         {"quarantined_events", r.quarantined_events},
         {"directories", std::move(dirs)},
     };
+    if (r.writer_lease_held) { // PostgreSQL
+        json::array standbys;
+        for (auto const& sb : r.standbys)
+            standbys.push_back(json::object{{"host", sb.host},
+                                            {"pid", sb.pid},
+                                            {"since", text_or_null(sb.since)},
+                                            {"seen_at", text_or_null(sb.seen_at)}});
+        out["standbys"] = std::move(standbys);
+    }
     return json::serialize(out);
 }
 
@@ -156,6 +169,25 @@ void print_text(std::string const& database, store::StatusReport const& r, bool 
     }
     if (r.directories.empty())
         std::cout << "no directory mirrored yet\n";
+    for (auto const& sb : r.standbys)
+        std::cout << fmt::format("standby: dirsyncd on {}, pid {}, waiting since {}; last try {}\n",
+                                 sb.host, sb.pid, opt(sb.since), age_text(sb.seen_at));
+}
+
+int report_status(std::string const& database, store::StatusReport const& report, bool running,
+                  bool json)
+{
+    auto const stale = staleness(report, running);
+    if (json)
+        std::cout << to_json(database, report, running, stale) << std::endl;
+    else
+        print_text(database, report, running, stale);
+    // A resync in progress is fine (the mirror is complete meanwhile); a first one is not yet.
+    bool healthy = !report.directories.empty() && !stale;
+    for (auto const& d : report.directories)
+        healthy =
+            healthy && (d.state == "ok" || (d.state == "syncing" && d.last_full_sync_finished_at));
+    return healthy ? exit_ok : exit_sync_failed;
 }
 
 } // namespace
@@ -181,18 +213,26 @@ int run_status(std::string const& database, bool json)
         std::cerr << "dirsyncd status: cannot read the database: " << e.what() << std::endl;
         return exit_database;
     }
-    bool const running = daemon_running(report.daemon_pid);
-    auto const stale = staleness(report, running);
-    if (json)
-        std::cout << to_json(database, report, running, stale) << std::endl;
-    else
-        print_text(database, report, running, stale);
-    // A resync in progress is fine (the mirror is complete meanwhile); a first one is not yet.
-    bool healthy = !report.directories.empty() && !stale;
-    for (auto const& d : report.directories)
-        healthy =
-            healthy && (d.state == "ok" || (d.state == "syncing" && d.last_full_sync_finished_at));
-    return healthy ? exit_ok : exit_sync_failed;
+    return report_status(database, report, daemon_running(report.daemon_pid), json);
+}
+
+int run_status_postgres(std::string const& conninfo, std::string const& schema, bool json)
+{
+    store::StatusReport report;
+    auto const where = fmt::format("{} (schema {})", pg::redacted(conninfo), schema);
+    try {
+        // Plain SELECTs in one read-only snapshot: a reader role's rights suffice.
+        pg::Connection db(conninfo);
+        pg::use_schema(db, schema);
+        report = pg::read_status(db);
+    } catch (std::exception const& e) { // pg::Error, pg::SchemaError
+        std::cerr << "dirsyncd status: cannot read the database " << where << ": " << e.what()
+                  << std::endl;
+        return exit_database;
+    }
+    // The writer may be on another host: it runs while its session holds the lease.
+    bool const running = report.daemon_pid && report.writer_lease_held.value_or(false);
+    return report_status(where, report, running, json);
 }
 
 } // namespace dirsync::daemon

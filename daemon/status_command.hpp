@@ -8,5 +8,8 @@
 namespace dirsync::daemon {
 
 int run_status(std::string const& database, bool json);
+// The same report of a PostgreSQL mirror (plain SELECTs: a reader role suffices); its standbys
+// too. The writer counts as running while a session holds the schema's writer lease.
+int run_status_postgres(std::string const& conninfo, std::string const& schema, bool json);
 
 } // namespace dirsync::daemon

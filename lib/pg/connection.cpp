@@ -130,8 +130,25 @@ long long Result::affected() const
     return n && *n ? std::atoll(n) : 0;
 }
 
+namespace {
+
+// A network database can vanish without a word (a cut cable, a host gone): without these, a
+// blocking call would wait for the answer forever. TCP keepalives and tcp_user_timeout end a dead
+// connection within about 20 s; connect_timeout bounds a connection attempt. The conninfo's own
+// values win (libpq processes the expanded dbname after these).
+PGconn* connect_with_timeouts(std::string const& conninfo)
+{
+    char const* const keywords[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+    char const* const values[] = {"10", "1", "10", "3", "3", "20000", conninfo.c_str(), nullptr};
+    return PQconnectdbParams(keywords, values, 1);
+}
+
+} // namespace
+
 Connection::Connection(std::string const& conninfo)
-    : c_(PQconnectdb(conninfo.c_str()))
+    : c_(connect_with_timeouts(conninfo))
 {
     if (!c_)
         throw Error("PostgreSQL: out of memory while connecting", "", true);

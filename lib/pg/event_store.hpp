@@ -11,6 +11,7 @@
 #include "pg/connection.hpp"
 #include "pg/event_applier.hpp"
 #include "store/event_page.hpp"
+#include "store/event_writer.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -19,14 +20,14 @@
 
 namespace dirsync::pg {
 
-class EventStore {
+class EventStore final : public store::EventWriter {
 public:
     // `db` has the mirror's schema on its search_path (migrate_schema or use_schema).
     explicit EventStore(Connection& db);
 
-    std::optional<store::StreamPosition> load_position();
+    std::optional<store::StreamPosition> load_position() override;
     // Forgets the cursor: the stream restarts at `range_start` (an ISO-8601 instant).
-    void restart_stream(std::string const& range_start, std::string const& now);
+    void restart_stream(std::string const& range_start, std::string const& now) override;
 
     // Applies the page in stream order in one transaction and saves the cursor (the id of its
     // last item); newer wins, tombstones keep deleted objects out, applying twice changes
@@ -34,12 +35,13 @@ public:
     // its page kept; any other failure (a lost connection, a full disk) throws pg::Error and
     // leaves nothing of the page behind, so that it is retried whole.
     store::EventPageResult apply_page(std::span<EventPage::Item const> items,
-                                      store::ScopeFilter const& in_scope, std::string const& now);
+                                      store::ScopeFilter const& in_scope,
+                                      std::string const& now) override;
 
     // Deletes changes and tombstones older than `cutoff` (ISO-8601), at most `batch` rows per
     // table; returns how many rows went.
-    int prune(std::string const& cutoff, int batch);
-    std::int64_t quarantined_count();
+    int prune(std::string const& cutoff, int batch) override;
+    std::int64_t quarantined_count() override;
 
 private:
     // As in lib/store: a page runs without a savepoint per event (the fast path); only a page

@@ -54,7 +54,7 @@ store::StatusReport read_status(Connection& db)
         "{}, EXISTS (SELECT 1 FROM full_sync_runs r WHERE r.directory_id = s.directory_id) FROM "
         "mirror_status s LEFT JOIN u USING (directory_id) LEFT JOIN g USING (directory_id) LEFT "
         "JOIN m USING (directory_id) LEFT JOIN sync_state st USING (directory_id) WHERE "
-        "s.directory_id <> '*' ORDER BY s.directory_id COLLATE \"C\"",
+        "s.directory_id <> '*' AND s.state <> 'standby' ORDER BY s.directory_id COLLATE \"C\"",
         iso_text("s.last_full_sync_started_at"), iso_text("s.last_full_sync_finished_at"),
         iso_text("s.last_event_at"), iso_text("s.caught_up_at"), iso_text("s.last_error_at")));
     for (int i = 0; i < q.rows(); ++i) {
@@ -77,6 +77,18 @@ store::StatusReport read_status(Connection& db)
         d.full_sync_in_progress = q.text(i, 15) == "t";
         out.directories.push_back(std::move(d));
     }
+    auto const sb = db.exec(fmt::format("SELECT name, daemon_pid, {}, {} FROM mirror_status WHERE "
+                                        "state = 'standby' ORDER BY name, daemon_pid",
+                                        iso_text("daemon_started_at"), iso_text("caught_up_at")));
+    for (int i = 0; i < sb.rows(); ++i)
+        out.standbys.push_back(
+            {sb.text(i, 0), sb.integer(i, 1), sb.optional_text(i, 2), sb.optional_text(i, 3)});
+    out.writer_lease_held =
+        db.exec("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                "objsubid = 1 AND classid::bigint = ((hashtextextended('dirsyncd writer:' || "
+                "current_schema(), 0) >> 32) & 4294967295) AND objid::bigint = "
+                "(hashtextextended('dirsyncd writer:' || current_schema(), 0) & 4294967295))")
+            .text(0, 0) == "t";
     snapshot.commit();
     return out;
 }

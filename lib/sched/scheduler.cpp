@@ -2,9 +2,7 @@
 
 #include "api/retry_policy.hpp"
 #include "model/timestamp.hpp"
-#include "store/database.hpp"
 
-#include <SQLiteCpp/Exception.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -31,7 +29,7 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double ji
 }
 
 Scheduler::Scheduler(asio::any_io_executor ex, sync::SyncServices services,
-                     store::EventStore& events, store::DaemonStatus& status,
+                     store::EventWriter& events, store::StatusWriter& status,
                      SchedulerOptions options, SchedulerObserver& observer)
     : ex_(ex)
     , svc_(std::move(services))
@@ -258,8 +256,8 @@ void Scheduler::record_caught_up(bool changed)
             status_.stream_recovered();
         stream_error_written_.reset();
         caught_up_written_ = now;
-    } catch (SQLite::Exception const& e) {
-        svc_.log.error("mirror_status: {}", store::describe_database_error(e));
+    } catch (std::exception const& e) { // SQLite::Exception, pg::Error
+        svc_.log.error("mirror_status: {}", store::database_error_text(e));
     }
 }
 
@@ -270,8 +268,8 @@ void Scheduler::record_stream_error(std::string const& message)
     try {
         status_.stream_failed(message, now_text());
         stream_error_written_ = message;
-    } catch (SQLite::Exception const& e) {
-        svc_.log.error("mirror_status: {}", store::describe_database_error(e));
+    } catch (std::exception const& e) { // SQLite::Exception, pg::Error
+        svc_.log.error("mirror_status: {}", store::database_error_text(e));
     }
 }
 
@@ -359,8 +357,10 @@ asio::awaitable<void> Scheduler::housekeeping_loop()
             if (total > 0)
                 svc_.log.info("housekeeping: pruned {} changes and tombstones older than {}", total,
                               cutoff);
-        } catch (SQLite::Exception const& e) {
-            svc_.log.error("housekeeping: {}", store::describe_database_error(e));
+        } catch (boost::system::system_error const&) {
+            throw;                          // cancelled: the daemon stops
+        } catch (std::exception const& e) { // SQLite::Exception, pg::Error
+            svc_.log.error("housekeeping: {}", store::database_error_text(e));
         }
         asio::steady_timer timer(ex_);
         co_await sleep(timer, options_.housekeeping_interval);

@@ -5,8 +5,8 @@
 #include "model/api_options.hpp"
 #include "model/sync_options.hpp"
 #include "sched/scheduler_observer.hpp"
-#include "store/daemon_status.hpp"
-#include "store/event_store.hpp"
+#include "store/event_writer.hpp"
+#include "store/status_writer.hpp"
 #include "sync/event_sync.hpp"
 #include "sync/failure.hpp"
 #include "sync/full_sync.hpp"
@@ -73,7 +73,7 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds interval, double ji
 class Scheduler {
 public:
     Scheduler(boost::asio::any_io_executor ex, sync::SyncServices services,
-              store::EventStore& events, store::DaemonStatus& status, SchedulerOptions options,
+              store::EventWriter& events, store::StatusWriter& status, SchedulerOptions options,
               SchedulerObserver& observer);
 
     // Runs until cancelled (then throws operation_aborted). Transient failures are logged and
@@ -149,8 +149,8 @@ private:
 
     boost::asio::any_io_executor ex_;
     sync::SyncServices svc_;
-    store::EventStore& events_;
-    store::DaemonStatus& status_;
+    store::EventWriter& events_;
+    store::StatusWriter& status_;
     SchedulerOptions options_;
     SchedulerObserver& observer_;
     boost::asio::steady_timer sync_wake_;

@@ -1,5 +1,6 @@
 #include "store/daemon_status.hpp"
 
+#include "store/database.hpp"
 #include "store/store_sql.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -67,6 +68,13 @@ DaemonStatus::Snapshot DaemonStatus::load()
     s.last_event_at = optional_text(q, 3);
     s.last_error = optional_text(q, 4);
     return s;
+}
+
+std::string database_error_text(std::exception const& e)
+{
+    if (auto const* sqlite = dynamic_cast<SQLite::Exception const*>(&e))
+        return describe_database_error(*sqlite);
+    return e.what(); // pg::Error: libpq's text names the server, never the password
 }
 
 void record_event_times(SQLite::Database& db, EventTimes const& times)

@@ -6,6 +6,7 @@
 
 #include "model/timestamp.hpp"
 #include "store/event_page.hpp"
+#include "store/status_writer.hpp"
 
 #include <chrono>
 #include <optional>
@@ -17,18 +18,16 @@ class Database;
 
 namespace dirsync::store {
 
-class DaemonStatus {
+class DaemonStatus final : public StatusWriter {
 public:
     explicit DaemonStatus(SQLite::Database& db);
 
-    // A daemon took the database: its pid, when, and the intervals apps judge freshness by.
     void started(long pid, std::string const& now, std::chrono::milliseconds poll_interval,
-                 std::chrono::seconds heartbeat);
-    // The daemon stops: daemon_pid becomes NULL (after a crash it stays until the next start).
-    void stopped();
-    void caught_up(std::string const& now);
-    void stream_failed(std::string const& message, std::string const& now);
-    void stream_recovered(); // clears the stream's last error, when there is one
+                 std::chrono::seconds heartbeat) override;
+    void stopped() override;
+    void caught_up(std::string const& now) override;
+    void stream_failed(std::string const& message, std::string const& now) override;
+    void stream_recovered() override;
 
     struct Snapshot {
         std::optional<long> pid;

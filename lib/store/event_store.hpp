@@ -4,6 +4,7 @@
 
 #include "model/event.hpp"
 #include "store/event_page.hpp"
+#include "store/event_writer.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -20,16 +21,16 @@ namespace dirsync::store {
 
 class EventApplier;
 
-class EventStore {
+class EventStore final : public EventWriter {
 public:
     explicit EventStore(SQLite::Database& db);
-    ~EventStore();
+    ~EventStore() override;
     EventStore(EventStore const&) = delete;
     EventStore& operator=(EventStore const&) = delete;
 
-    std::optional<StreamPosition> load_position();
+    std::optional<StreamPosition> load_position() override;
     // Forgets the cursor: the stream restarts at `range_start` (an ISO-8601 instant).
-    void restart_stream(std::string const& range_start, std::string const& now);
+    void restart_stream(std::string const& range_start, std::string const& now) override;
 
     // Applies the page in stream order in one transaction and saves the cursor (the id of its
     // last event). User, group and membership upserts follow "newer wins"; a deleted object
@@ -37,12 +38,12 @@ public:
     // changes nothing. Events of a directory whose first full sync is in progress go to its
     // staging tables, so that the directory still appears all at once.
     EventPageResult apply_page(std::span<EventPage::Item const> items, ScopeFilter const& in_scope,
-                               std::string const& now);
+                               std::string const& now) override;
 
     // Deletes changes and tombstones older than `cutoff` (ISO-8601), at most `batch` rows per
     // table; returns how many rows went.
-    int prune(std::string const& cutoff, int batch);
-    std::int64_t quarantined_count();
+    int prune(std::string const& cutoff, int batch) override;
+    std::int64_t quarantined_count() override;
 
 private:
     // How a page's events are kept apart: all in the page's transaction (the fast path), or each

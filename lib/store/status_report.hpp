@@ -25,6 +25,14 @@ struct DirectoryReport {
     bool full_sync_in_progress = false; // running, or interrupted (whatever the state says)
 };
 
+// A dirsyncd waiting for a shared PostgreSQL mirror's writer lease (mirror_status state
+// 'standby'); SQLite mirrors have none.
+struct StandbyReport {
+    std::string host;
+    std::int64_t pid = 0;
+    std::optional<std::string> since, seen_at;
+};
+
 struct StatusReport {
     std::string state; // of the '*' row
     std::optional<std::int64_t> daemon_pid;
@@ -35,6 +43,10 @@ struct StatusReport {
     int schema_version = 0;
     std::int64_t quarantined_events = 0;
     std::vector<DirectoryReport> directories; // by id
+    std::vector<StandbyReport> standbys;      // by host and pid
+    // PostgreSQL: whether some session holds the schema's writer lease (the writer may run on
+    // another host, so its pid cannot be checked here). nullopt for SQLite.
+    std::optional<bool> writer_lease_held;
 };
 
 // Throws SQLite::Exception when the database cannot be read (or has no mirror_status view yet).

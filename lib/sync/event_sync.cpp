@@ -77,7 +77,7 @@ std::optional<std::string> out_of_order(EventPage const& page,
     return std::nullopt;
 }
 
-asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& events,
+asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventWriter& events,
                                         spdlog::logger& log, EventSyncOptions options, Scope scope)
 {
     PollResult result;

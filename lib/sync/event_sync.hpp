@@ -4,7 +4,7 @@
 
 #include "api/api_client.hpp"
 #include "model/sync_options.hpp"
-#include "store/event_store.hpp"
+#include "store/event_writer.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -40,7 +40,7 @@ api::EventsQuery events_query(EventSyncOptions const& options, Scope const& scop
 
 // Polls until a page is not full. Throws what the API client throws for failures other than a
 // rejected cursor, which is reported in PollResult::cursor_expired instead.
-boost::asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventStore& events,
+boost::asio::awaitable<PollResult> poll_events(api::ApiClient& api, store::EventWriter& events,
                                                spdlog::logger& log, EventSyncOptions options,
                                                Scope scope);
 

@@ -162,6 +162,18 @@ CREATE TABLE daemon_status (
 );
 INSERT INTO daemon_status (id) VALUES (1);
 
+-- The dirsyncd that wait for the writer lease (one per host; lib/pg/daemon_status): each writes
+-- its row when it starts waiting and at each try, and deletes it when it becomes the writer or
+-- stops. mirror_status shows those seen within 3 of their poll intervals.
+CREATE TABLE standbys (
+    host                  text NOT NULL,
+    pid                   integer NOT NULL,
+    since                 timestamptz NOT NULL,
+    seen_at               timestamptz NOT NULL,
+    poll_interval_seconds double precision NOT NULL,
+    PRIMARY KEY (host, pid)
+);
+
 -- The public freshness view, as in schema/005_mirror_status.sql. max_seq is the sequence's last
 -- value (0 before the first change), so it holds also when the newest rows were pruned.
 CREATE VIEW mirror_status AS
@@ -213,7 +225,15 @@ SELECT '*',
        COALESCE((SELECT MIN(seq) FROM changes), feed.max_seq + 1), feed.max_seq,
        (SELECT version FROM schema_version),
        ds.poll_interval_seconds, ds.status_heartbeat_seconds
-FROM daemon_status ds, feed;
+FROM daemon_status ds, feed
+UNION ALL
+-- One row per live standby: directory_id 'standby:<host>:<pid>', state 'standby', name its
+-- host, caught_up_at its last try of the lease, daemon_pid and daemon_started_at its own.
+SELECT 'standby:' || sb.host || ':' || sb.pid, 'standby', sb.host, NULL, NULL, NULL, NULL,
+       sb.seen_at, NULL, NULL, NULL, sb.pid, sb.since, NULL, NULL,
+       (SELECT version FROM schema_version), sb.poll_interval_seconds, NULL
+FROM standbys sb
+WHERE sb.seen_at > now() - 3 * sb.poll_interval_seconds * interval '1 second';
 
 -- A full sync's progress and what it staged: the SQLite mirror keeps these in its private
 -- staging file; here they live in the database, so that a standby taking over resumes the

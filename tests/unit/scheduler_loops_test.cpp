@@ -3,7 +3,9 @@
 // stop by cancellation.
 #include "fake_api.hpp"
 #include "sched/scheduler.hpp"
+#include "store/daemon_status.hpp"
 #include "store/database.hpp"
+#include "store/event_store.hpp"
 #include "store/mirror_store.hpp"
 #include "support/fake_transport.hpp"
 #include "support/mirror_compare.hpp"

@@ -1,0 +1,342 @@
+// The real dirsyncd binary in daemon mode into the PostgreSQL server of the test run (fixture
+// postgres), against the fake WorkOS server over real TLS: it mirrors and follows events while a
+// reader polls the database; two daemons on one schema make one writer and one standby; the
+// standby takes over when the writer is killed (kill -9, also in the middle of its first sync)
+// or paused (SIGSTOP), and a paused writer that comes back never writes again.
+#include "fake_workos.hpp"
+#include "pg/connection.hpp"
+#include "pg/mirror_rows.hpp"
+#include "pg/pg_server.hpp"
+#include "pg/schema.hpp"
+#include "support/background_process.hpp"
+#include "support/mirror_compare.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_certs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+using namespace dirsync;
+using namespace std::chrono_literals;
+using test::eventually;
+
+namespace {
+
+class PostgresDaemonTest : public test::PgSchemaTest {
+protected:
+    // poll_interval 1 s: the lease's idle timeout is 2 s, a standby tries every second.
+    static constexpr auto poll = 1000ms;
+
+    explicit PostgresDaemonTest(fake::DatasetSpec spec = {7, 3, 120, 12, 2})
+        : fake(std::make_unique<fake::FakeWorkos>(fake::Dataset::generate(spec),
+                                                  fake::FakeOptions{}, test::tls("server")))
+        , db(test::pg_conninfo())
+    {
+        std::ofstream(config) << "database_schema = \"" << schema << "\"\n"
+                              << "poll_interval_seconds = " << poll.count() / 1000.0 << "\n";
+    }
+
+    void TearDown() override
+    {
+        for (auto& d : daemons)
+            if (d && d->running()) {
+                d->signal(SIGCONT);
+                d->signal(SIGTERM);
+                d->wait(10s);
+            }
+        if (HasFailure())
+            for (std::size_t i = 0; i < daemons.size(); ++i)
+                std::cerr << "---- daemon " << i << " ----\n" << daemons[i]->output() << "----\n";
+    }
+
+    std::map<std::string, std::string> env()
+    {
+        return {
+            {"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) { return a.options().api_key; })}};
+    }
+
+    test::BackgroundProcess& start_daemon()
+    {
+        auto const n = daemons.size();
+        daemons.push_back(std::make_unique<test::BackgroundProcess>(
+            std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db",
+                                     test::pg_conninfo(), "--api-url", fake->url(), "--ca-file",
+                                     test::cert("ca.pem")},
+            env(), dir.file("daemon" + std::to_string(n) + ".log")));
+        return *daemons.back();
+    }
+
+    // The mirror's view of who writes: the daemon row's pid, while a session holds the lease.
+    std::optional<long long> writer_pid()
+    {
+        try {
+            pg::use_schema(db, schema);
+            auto const r = db.exec("SELECT daemon_pid FROM daemon_status");
+            if (r.rows() == 0 || r.is_null(0, 0))
+                return std::nullopt;
+            return r.integer(0, 0);
+        } catch (pg::Error const&) {
+            return std::nullopt; // the schema is not there yet
+        }
+    }
+    bool is_standby(int pid)
+    {
+        try {
+            pg::use_schema(db, schema);
+            return db.exec("SELECT count(*) FROM mirror_status WHERE state = 'standby' AND "
+                           "daemon_pid = $1",
+                           {std::to_string(pid)})
+                       .integer(0, 0) == 1;
+        } catch (pg::Error const&) {
+            return false;
+        }
+    }
+
+    std::vector<std::string> differences()
+    {
+        pg::use_schema(db, schema);
+        auto rows = [this](std::string const& sql) {
+            std::set<std::string> out;
+            auto const r = db.exec(sql);
+            for (int i = 0; i < r.rows(); ++i)
+                out.insert(r.text(i, 0));
+            return out;
+        };
+        auto const sql = test::mirror_rows_sql(pg::iso_text("updated_at"));
+        return fake->with([&](fake::FakeApi& a) {
+            return test::row_differences(
+                test::expected_rows(a.dataset()),
+                {rows(sql.directories), rows(sql.users), rows(sql.groups), rows(sql.memberships)});
+        });
+    }
+    bool converged(std::chrono::milliseconds timeout = 30s)
+    {
+        return eventually(
+            [&] {
+                try {
+                    return differences().empty();
+                } catch (pg::Error const&) {
+                    return false; // not created yet
+                }
+            },
+            timeout);
+    }
+    template <class F>
+    void mutate(F&& f)
+    {
+        fake->with([&](fake::FakeApi& a) { f(a.dataset()); });
+    }
+    std::string first_directory()
+    {
+        return fake->with(
+            [](fake::FakeApi& a) { return a.dataset().directories().begin()->first; });
+    }
+
+    test::TempDir dir;
+    std::string config = dir.file("dirsyncd.toml");
+    std::unique_ptr<fake::FakeWorkos> fake;
+    pg::Connection db;
+    std::vector<std::unique_ptr<test::BackgroundProcess>> daemons;
+};
+
+// Polls the mirror from its own session while the test runs, as an app would: no membership
+// without its user and group, the changes feed never goes back, and a directory is either
+// absent or has all it will have (never half merged: its users come in one transaction).
+class Reader {
+public:
+    explicit Reader(std::string schema)
+        : schema_(std::move(schema))
+        , thread_([this] { loop(); })
+    {
+    }
+    ~Reader() { stop(); }
+    void stop()
+    {
+        done_ = true;
+        if (thread_.joinable())
+            thread_.join();
+    }
+    int reads() const { return reads_; }
+    std::vector<std::string> const& problems() const { return problems_; }
+
+private:
+    void loop()
+    {
+        pg::Connection c(test::pg_conninfo());
+        long long last_seq = 0;
+        while (!done_) {
+            try {
+                pg::use_schema(c, schema_);
+                c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+                auto const dangling =
+                    c.exec("SELECT count(*) FROM memberships m WHERE NOT EXISTS (SELECT 1 FROM "
+                           "users u WHERE u.id = m.user_id) OR NOT EXISTS (SELECT 1 FROM groups "
+                           "g WHERE g.id = m.group_id)")
+                        .integer(0, 0);
+                auto const seq = c.exec("SELECT COALESCE(max(seq), 0) FROM changes").integer(0, 0);
+                c.exec("COMMIT");
+                if (dangling != 0)
+                    problems_.push_back(std::to_string(dangling) + " dangling memberships");
+                if (seq < last_seq)
+                    problems_.push_back("changes went back from " + std::to_string(last_seq) +
+                                        " to " + std::to_string(seq));
+                last_seq = std::max(last_seq, seq);
+                ++reads_;
+            } catch (pg::Error const&) {
+                if (!c.alive())
+                    return;
+                try {
+                    c.exec("ROLLBACK");
+                } catch (pg::Error const&) {
+                }
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+    }
+
+    std::string schema_;
+    std::atomic<bool> done_{false};
+    std::atomic<int> reads_{0};
+    std::vector<std::string> problems_;
+    std::thread thread_;
+};
+
+} // namespace
+
+TEST_F(PostgresDaemonTest, MirrorsAndFollowsEveryKindOfEventWhileAReaderPolls)
+{
+    Reader reader(schema);
+    auto& d = start_daemon();
+    ASSERT_TRUE(converged()) << d.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == d.pid(); }, 10s));
+    auto const dir_id = first_directory();
+
+    std::string user, group;
+    mutate([&](fake::Dataset& ds) {
+        user = ds.add_user(dir_id, "Eve", "Event");
+        group = ds.add_group(dir_id, "Created By Event");
+        ds.add_member(user, group);
+    });
+    ASSERT_TRUE(converged()) << "create";
+    mutate([&](fake::Dataset& ds) {
+        ds.update_user(user, "Evelyn", std::string("inactive"));
+        ds.remove_member(user, group);
+    });
+    ASSERT_TRUE(converged()) << "update, membership removed";
+    mutate([&](fake::Dataset& ds) {
+        ds.delete_group(group);
+        ds.delete_user(user);
+    });
+    ASSERT_TRUE(converged()) << "deletes";
+    mutate([&](fake::Dataset& ds) { ds.delete_directory(dir_id); });
+    ASSERT_TRUE(converged()) << "dsync.deleted";
+
+    // status reads PostgreSQL: the writer runs, every directory ok
+    auto const status = test::run_process(
+        {DIRSYNCD_BINARY, "status", "--config", config, "--db", test::pg_conninfo()}, {});
+    EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+    EXPECT_NE(status.out.find("daemon: running, pid " + std::to_string(d.pid())), std::string::npos)
+        << status.out;
+
+    d.signal(SIGTERM);
+    EXPECT_EQ(d.wait(10s), 0) << d.output();
+    EXPECT_EQ(writer_pid(), std::nullopt) << "a clean stop clears daemon_pid";
+    reader.stop();
+    EXPECT_GT(reader.reads(), 20);
+    EXPECT_EQ(reader.problems(), std::vector<std::string>{});
+}
+
+TEST_F(PostgresDaemonTest, OneWriterOneStandbyAndTheStandbyTakesOverAfterKill9)
+{
+    auto& a = start_daemon();
+    ASSERT_TRUE(converged()) << a.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s));
+    auto& b = start_daemon();
+    ASSERT_TRUE(eventually([&] { return is_standby(b.pid()); }, 10s)) << b.output();
+    EXPECT_EQ(writer_pid(), a.pid()) << "the writer stays the writer";
+
+    auto const status = test::run_process(
+        {DIRSYNCD_BINARY, "status", "--json", "--config", config, "--db", test::pg_conninfo()}, {});
+    EXPECT_NE(status.out.find("\"standbys\":[{"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("\"pid\":" + std::to_string(b.pid())), std::string::npos)
+        << status.out;
+
+    auto const killed = std::chrono::steady_clock::now();
+    a.signal(SIGKILL);
+    ASSERT_TRUE(eventually([&] { return writer_pid() == b.pid(); }, 10s)) << b.output();
+    auto const took = std::chrono::steady_clock::now() - killed;
+    EXPECT_LT(took, 2 * poll) << "takeover within 2 x poll_interval";
+    EXPECT_FALSE(is_standby(b.pid()));
+
+    // the new writer follows the stream from the cursor in the database
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Takeover"); });
+    ASSERT_TRUE(converged()) << b.output();
+    EXPECT_NE(b.output().find("a complete mirror exists; following events from"), std::string::npos)
+        << "resumed, no new full sync";
+}
+
+TEST_F(PostgresDaemonTest, APausedWriterIsReplacedAndNeverWritesAgainWhenItWakes)
+{
+    auto& a = start_daemon();
+    ASSERT_TRUE(converged()) << a.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s));
+    auto& b = start_daemon();
+    ASSERT_TRUE(eventually([&] { return is_standby(b.pid()); }, 10s)) << b.output();
+
+    a.signal(SIGSTOP);
+    // the server ends A's idle session after 2 x poll_interval; B's next try wins
+    auto const paused = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == b.pid(); }, 10s)) << b.output();
+    EXPECT_LT(std::chrono::steady_clock::now() - paused, 4 * poll);
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "While", "Paused"); });
+    ASSERT_TRUE(converged()) << b.output();
+
+    pg::use_schema(db, schema);
+    auto const seq = db.exec("SELECT max(seq) FROM changes").integer(0, 0);
+    a.signal(SIGCONT);
+    ASSERT_TRUE(eventually([&] { return is_standby(a.pid()); }, 10s)) << a.output();
+    EXPECT_NE(a.output().find("lost the writer lease"), std::string::npos) << a.output();
+    EXPECT_EQ(writer_pid(), b.pid()) << "B stays the writer";
+    pg::use_schema(db, schema);
+    EXPECT_EQ(db.exec("SELECT max(seq) FROM changes").integer(0, 0), seq)
+        << "A wrote nothing after it woke";
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Wake"); });
+    ASSERT_TRUE(converged()) << b.output();
+}
+
+class PostgresDaemonLargeTest : public PostgresDaemonTest {
+protected:
+    PostgresDaemonLargeTest()
+        : PostgresDaemonTest({11, 4, 1500, 40, 3})
+    {
+    }
+};
+
+TEST_F(PostgresDaemonLargeTest, AWriterKilledDuringItsFirstSyncIsReplacedAndTheStandbyFinishes)
+{
+    Reader reader(schema);
+    auto& a = start_daemon();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s)) << a.output();
+    auto& b = start_daemon();
+    ASSERT_TRUE(eventually([&] { return is_standby(b.pid()); }, 10s)) << b.output();
+    // kill A once the first sync is under way (staged pages, perhaps a merge)
+    ASSERT_TRUE(eventually(
+        [&] {
+            return a.output().find("full sync started") != std::string::npos &&
+                   a.output().find("phase;") != std::string::npos;
+        },
+        20s))
+        << a.output();
+    a.signal(SIGKILL);
+    ASSERT_TRUE(eventually([&] { return writer_pid() == b.pid(); }, 10s)) << b.output();
+    ASSERT_TRUE(converged(60s)) << b.output();
+    reader.stop();
+    EXPECT_EQ(reader.problems(), std::vector<std::string>{});
+}
