@@ -406,12 +406,74 @@ def bench_postgres(args, work):
                                     before)))
                 say(f"| PostgreSQL | {label} | {m['wall']:.2f} s | {m['cpu']:.2f} s | "
                     f"{m['rss_kib'] / 1024:.0f} MiB | {wal:,} bytes |")
+            say()
+            bench_takeover(args, work, fake, conninfo, lsn)
         finally:
             fake.stop()
         say()
     finally:
         subprocess.run(["bash", os.path.join(ROOT, "tests", "pg", "test_server.sh"), "stop",
                         pg_dir], check=False)
+
+
+def bench_takeover(args, work, fake, conninfo, sql):
+    """Two daemons on the schema the runs above filled: kill -9 the writer, time until the
+    standby has recorded itself as the writer (its pid in daemon_status)."""
+    kills = 3 if args.tiny else 10
+    config = os.path.join(work, "takeover.toml")
+    with open(config, "w") as f:
+        f.write('database_schema = "dirsyncd_bench"\npoll_interval_seconds = 1\n')
+    logs = []
+
+    def start():
+        log = open(os.path.join(work, f"takeover-{len(logs)}.log"), "w")
+        logs.append(log)
+        return subprocess.Popen([DIRSYNCD, "--config", config, "--db", conninfo, "--api-url",
+                                 fake.url, "--ca-file", os.path.join(work, "certs", "ca.pem")],
+                                env={"WORKOS_API_KEY": API_KEY, "PATH": os.environ["PATH"]},
+                                stdout=log, stderr=subprocess.STDOUT)
+
+    def writer():
+        out = sql("SELECT daemon_pid FROM dirsyncd_bench.daemon_status")
+        return int(out) if out else None
+
+    def standby(pid):
+        return sql("SELECT count(*) FROM dirsyncd_bench.mirror_status WHERE state = 'standby' "
+                   "AND daemon_pid = %s", pid) == "1"
+
+    def wait(what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not what():
+            if time.monotonic() > deadline:
+                sys.exit("takeover benchmark: timed out; see " + work)
+            time.sleep(0.01)
+
+    procs = [start()]
+    wait(lambda: writer() == procs[0].pid)
+    took = []
+    try:
+        for _ in range(kills):
+            procs.append(start())
+            wait(lambda: standby(procs[-1].pid))
+            old, new = procs[-2], procs[-1]
+            killed = time.monotonic()
+            old.kill()
+            wait(lambda: writer() == new.pid)
+            took.append(time.monotonic() - killed)
+            old.wait()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        for log in logs:
+            log.close()
+    took.sort()
+    say(f"Takeover after `kill -9` of the writer (daemon mode, poll_interval 1 s, a standby "
+        f"trying the lease every poll interval), {kills} kills: median "
+        f"{took[len(took) // 2] * 1000:.0f} ms, min {took[0] * 1000:.0f} ms, max "
+        f"{took[-1] * 1000:.0f} ms (time until the new writer's pid is in daemon_status; "
+        f"psql polls every ~20 ms).")
 
 
 def main():

@@ -11,6 +11,7 @@
 #include "support/background_process.hpp"
 #include "support/mirror_compare.hpp"
 #include "support/process.hpp"
+#include "support/tcp_proxy.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_certs.hpp"
 
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 using namespace dirsync;
@@ -60,13 +62,12 @@ protected:
             {"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) { return a.options().api_key; })}};
     }
 
-    test::BackgroundProcess& start_daemon()
+    test::BackgroundProcess& start_daemon(std::string const& database = test::pg_conninfo())
     {
         auto const n = daemons.size();
         daemons.push_back(std::make_unique<test::BackgroundProcess>(
-            std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db",
-                                     test::pg_conninfo(), "--api-url", fake->url(), "--ca-file",
-                                     test::cert("ca.pem")},
+            std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db", database,
+                                     "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
             env(), dir.file("daemon" + std::to_string(n) + ".log")));
         return *daemons.back();
     }
@@ -206,7 +207,70 @@ private:
     std::thread thread_;
 };
 
+// The ```sql block after each "<!-- pg-recipe: NAME -->" in README.md.
+std::map<std::string, std::string> readme_pg_recipes()
+{
+    std::ifstream in(std::string(DIRSYNC_SOURCE_DIR) + "/README.md");
+    std::string const readme((std::istreambuf_iterator<char>(in)), {});
+    std::regex const block(R"(<!-- pg-recipe: (\w+) -->\s*```sql\n([\s\S]*?)```)");
+    std::map<std::string, std::string> out;
+    for (std::sregex_iterator it(readme.begin(), readme.end(), block), end; it != end; ++it)
+        out[(*it)[1]] = (*it)[2];
+    return out;
+}
+
+std::string one_row(pg::Result const& r)
+{
+    std::string out;
+    for (int row = 0; row < r.rows(); ++row)
+        out += (row ? ";" : "") + r.text(row, 0) + (r.is_null(row, 1) ? "" : "|" + r.text(row, 1));
+    return out;
+}
+
 } // namespace
+
+TEST_F(PostgresDaemonTest, TheReadmesPostgresRecipesRunAsWrittenAgainstTheDaemonsMirror)
+{
+    auto& d = start_daemon();
+    ASSERT_TRUE(converged()) << d.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == d.pid(); }, 10s));
+    auto& s = start_daemon();
+    ASSERT_TRUE(eventually([&] { return is_standby(s.pid()); }, 10s)) << s.output();
+    auto const recipes = readme_pg_recipes();
+    for (auto const* name :
+         {"user_active", "fresh_enough", "writer_and_standbys", "custom_attribute"})
+        ASSERT_TRUE(recipes.count(name)) << "README.md lost the recipe " << name;
+
+    std::string user, org, email;
+    fake->with([&](fake::FakeApi& a) {
+        auto const& ds = a.dataset();
+        auto const dir_id = ds.directories().begin()->first;
+        for (auto const& id : ds.users_of_directory(dir_id)) {
+            auto const& u = ds.users().at(id);
+            if (u.email) {
+                user = id;
+                org = u.organization_id;
+                email = *u.email;
+                break;
+            }
+        }
+    });
+    ASSERT_FALSE(user.empty());
+    pg::use_schema(db, schema);
+    auto const active = db.exec("SELECT state = 'active' FROM users WHERE id = $1", {user});
+    auto upper = email;
+    for (auto& c : upper)
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(db.exec(recipes.at("user_active"), {org, upper}).text(0, 0), active.text(0, 0));
+    EXPECT_EQ(db.exec(recipes.at("user_active"), {"org_none", email}).text(0, 0), "f");
+    EXPECT_EQ(db.exec(recipes.at("fresh_enough")).text(0, 0), "t");
+    auto const who = db.exec(recipes.at("writer_and_standbys"));
+    ASSERT_EQ(who.rows(), 2) << one_row(who);
+    EXPECT_EQ(who.text(0, 3), std::to_string(d.pid())) << "the '*' row: the writer";
+    EXPECT_EQ(who.text(1, 1), "standby");
+    EXPECT_EQ(who.text(1, 3), std::to_string(s.pid()));
+    EXPECT_EQ(db.exec(recipes.at("custom_attribute"), {user}).rows(), 1);
+}
 
 TEST_F(PostgresDaemonTest, MirrorsAndFollowsEveryKindOfEventWhileAReaderPolls)
 {
@@ -308,6 +372,38 @@ TEST_F(PostgresDaemonTest, APausedWriterIsReplacedAndNeverWritesAgainWhenItWakes
     EXPECT_EQ(db.exec("SELECT max(seq) FROM changes").integer(0, 0), seq)
         << "A wrote nothing after it woke";
     mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Wake"); });
+    ASSERT_TRUE(converged()) << b.output();
+}
+
+TEST_F(PostgresDaemonTest, AWriterCutOffFromTheServerIsReplacedAndStandsByWhenTheLinkHeals)
+{
+    // A reaches the server through a proxy that can drop the link; B directly.
+    auto const direct = test::pg_conninfo();
+    auto const at = direct.find("port=") + 5;
+    auto const upstream = std::stoi(direct.substr(at));
+    test::TcpProxy link(upstream);
+    auto via_link = direct;
+    via_link.replace(at, direct.find(' ', at) - at, std::to_string(link.port()));
+
+    auto& a = start_daemon(via_link);
+    ASSERT_TRUE(converged()) << a.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s));
+    auto& b = start_daemon();
+    ASSERT_TRUE(eventually([&] { return is_standby(b.pid()); }, 10s)) << b.output();
+
+    link.cut();
+    // the server ends A's session once it has been idle 2 x poll_interval; B's next try wins
+    auto const cut = std::chrono::steady_clock::now();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == b.pid(); }, 10s)) << b.output();
+    EXPECT_LT(std::chrono::steady_clock::now() - cut, 4 * poll);
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "While", "Cut"); });
+    ASSERT_TRUE(converged()) << b.output();
+
+    link.heal();
+    ASSERT_TRUE(eventually([&] { return is_standby(a.pid()); }, 20s)) << a.output();
+    EXPECT_EQ(writer_pid(), b.pid()) << "B stays the writer";
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Heal"); });
     ASSERT_TRUE(converged()) << b.output();
 }
 
