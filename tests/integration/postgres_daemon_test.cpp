@@ -9,7 +9,7 @@
 #include "pg/pg_server.hpp"
 #include "pg/schema.hpp"
 #include "support/background_process.hpp"
-#include "support/mirror_compare.hpp"
+#include "support/pg_mirror_compare.hpp"
 #include "support/process.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/temp_dir.hpp"
@@ -101,19 +101,8 @@ protected:
     std::vector<std::string> differences()
     {
         pg::use_schema(db, schema);
-        auto rows = [this](std::string const& sql) {
-            std::set<std::string> out;
-            auto const r = db.exec(sql);
-            for (int i = 0; i < r.rows(); ++i)
-                out.insert(r.text(i, 0));
-            return out;
-        };
-        auto const sql = test::mirror_rows_sql(pg::iso_text("updated_at"));
-        return fake->with([&](fake::FakeApi& a) {
-            return test::row_differences(
-                test::expected_rows(a.dataset()),
-                {rows(sql.directories), rows(sql.users), rows(sql.groups), rows(sql.memberships)});
-        });
+        return fake->with(
+            [&](fake::FakeApi& a) { return test::pg_mirror_differences(db, a.dataset()); });
     }
     bool converged(std::chrono::milliseconds timeout = 30s)
     {

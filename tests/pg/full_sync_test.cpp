@@ -10,7 +10,7 @@
 #include "pg_server.hpp"
 #include "support/failing_transport.hpp"
 #include "support/fake_transport.hpp"
-#include "support/mirror_compare.hpp"
+#include "support/pg_mirror_compare.hpp"
 #include "support/run.hpp"
 #include "sync/full_sync.hpp"
 
@@ -67,17 +67,7 @@ protected:
 
     std::vector<std::string> differences()
     {
-        auto rows = [this](std::string const& sql) {
-            std::set<std::string> out;
-            auto const r = db->exec(sql);
-            for (int i = 0; i < r.rows(); ++i)
-                out.insert(r.text(i, 0));
-            return out;
-        };
-        auto const sql = test::mirror_rows_sql(pg::iso_text("updated_at"));
-        return test::row_differences(
-            test::expected_rows(fake.dataset()),
-            {rows(sql.directories), rows(sql.users), rows(sql.groups), rows(sql.memberships)});
+        return test::pg_mirror_differences(*db, fake.dataset());
     }
     long long count(std::string const& sql) { return db->exec(sql).integer(0, 0); }
 
