@@ -8,10 +8,10 @@
 namespace dirsync::daemon {
 
 std::optional<int> steer_running_daemon(settings::CommandLine const& cl,
-                                        std::string const& database_path)
+                                        std::string const& socket_path)
 {
     ControlRequest request{settings::subcommand_name(cl.subcommand), cl.directories, !cl.no_wait};
-    auto reply = ask_daemon(control_socket_path(database_path), request);
+    auto reply = ask_daemon(socket_path, request);
     if (!reply)
         return std::nullopt;
     (reply->exit_code == exit_ok ? std::cout : std::cerr)

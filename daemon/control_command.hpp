@@ -10,10 +10,10 @@
 
 namespace dirsync::daemon {
 
-// Asks the daemon of `database_path`, prints its one line and returns its exit status; nullopt
-// when no daemon listens.
+// Asks the daemon listening on `socket_path` (control_socket_path), prints its one line and
+// returns its exit status; nullopt when no daemon listens.
 std::optional<int> steer_running_daemon(settings::CommandLine const& cl,
-                                        std::string const& database_path);
+                                        std::string const& socket_path);
 
 // The request resync, evict or allow-deletions make of the sync.
 sync::OperatorRequest operator_request_of(settings::CommandLine const& cl);

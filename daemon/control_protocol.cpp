@@ -1,5 +1,7 @@
 #include "control_protocol.hpp"
 
+#include "pg/conninfo.hpp"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
@@ -14,6 +16,15 @@ std::string control_socket_path(std::string const& database_path)
     std::error_code ec;
     auto const absolute = std::filesystem::absolute(database_path, ec);
     return (ec ? database_path : absolute.string()) + ".control";
+}
+
+std::string control_socket_path(settings::Settings const& s)
+{
+    if (s.control_socket)
+        return *s.control_socket;
+    if (pg::is_postgres_target(s.database))
+        return "/run/dirsyncd/" + s.database_schema + ".control";
+    return control_socket_path(s.database);
 }
 
 std::string encode(ControlRequest const& r)

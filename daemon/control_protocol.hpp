@@ -4,6 +4,8 @@
 // only root and its own user may steer it.
 #pragma once
 
+#include "settings/settings.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,9 @@ namespace dirsync::daemon {
 // Where the daemon of this database listens: found from the database path, as the daemon
 // finds its database (from --db or the config).
 std::string control_socket_path(std::string const& database_path);
+// The socket of the settings: control_socket when set; else DATABASE.control for an SQLite
+// mirror, /run/dirsyncd/SCHEMA.control for a PostgreSQL one (its database is no path).
+std::string control_socket_path(settings::Settings const& s);
 
 struct ControlRequest {
     std::string command; // "resync", "evict", "allow-deletions", "reload"

@@ -153,6 +153,15 @@ void ControlServer::stop()
     ::unlink(impl_->path.c_str());
 }
 
+bool ControlServer::in_use(std::string const& path)
+{
+    boost::asio::io_context ioc;
+    local::socket probe(ioc);
+    boost::system::error_code ec;
+    probe.connect(local::endpoint(path), ec);
+    return !ec;
+}
+
 std::string const& ControlServer::path() const
 {
     return impl_->path;

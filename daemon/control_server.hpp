@@ -31,6 +31,8 @@ public:
     void start(); // accepts until stop()
     void stop();
     std::string const& path() const;
+    // Whether a live daemon accepts on `path` (binding would take its socket away).
+    static bool in_use(std::string const& path);
 
 private:
     struct Impl;

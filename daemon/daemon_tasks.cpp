@@ -1,8 +1,12 @@
 #include "daemon_tasks.hpp"
 
+#include "exit_codes.hpp"
+#include "run_once.hpp"
+
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -89,6 +93,34 @@ asio::awaitable<void> handle_signals(ConfigReload& reload, std::function<void()>
         else
             reload("SIGHUP");
     }
+}
+
+// The control channel's requests (control_protocol.hpp), done by the scheduler.
+boost::asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,
+                                           ConfigReload& reload, std::string const& api_url)
+{
+    if (request.command == "reload") {
+        if (auto error = reload("reload"))
+            co_return ControlReply{exit_usage,
+                                   fmt::format("the daemon kept its configuration: {}", *error)};
+        co_return ControlReply{exit_ok, "configuration reloaded; a full resync of every "
+                                        "directory started"};
+    }
+    auto const action = sync::parse_operator_action(request.command);
+    if (!action)
+        co_return ControlReply{exit_usage,
+                               fmt::format("unknown control command '{}'", request.command)};
+    sync::OperatorRequest job{*action, request.directories};
+    if (!request.wait) {
+        scheduler.queue_operator_request(std::move(job));
+        co_return ControlReply{exit_ok, fmt::format("{}: queued; the daemon's log and `dirsyncd "
+                                                    "status` tell how it went",
+                                                    request.command)};
+    }
+    auto outcome = co_await scheduler.operator_request(std::move(job));
+    auto const o = outcome_of(outcome.report, outcome.error, api_url);
+    co_return ControlReply{
+        o.code, o.code == exit_ok ? fmt::format("{}: {}", request.command, o.message) : o.message};
 }
 
 } // namespace dirsync::daemon

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "api/api_client.hpp"
+#include "control_protocol.hpp"
 #include "http/beast_transport.hpp"
 #include "metrics.hpp"
 #include "sched/scheduler.hpp"
@@ -83,5 +84,9 @@ boost::asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& 
 
 // SIGHUP reloads; SIGUSR1 calls `log_status`. Never ends on its own.
 boost::asio::awaitable<void> handle_signals(ConfigReload& reload, std::function<void()> log_status);
+
+// The control channel's requests (control_protocol.hpp), done by the scheduler.
+boost::asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,
+                                           ConfigReload& reload, std::string const& api_url);
 
 } // namespace dirsync::daemon

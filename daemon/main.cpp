@@ -73,13 +73,12 @@ settings::Settings load(settings::CommandLine const& cl)
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
     // Here, where the config and --db meet, so that every subcommand (status, check-config,
     // reload) says it, and never by a missing directory called "postgresql:".
-    bool const supported = !cl.dry_run && (cl.subcommand == settings::Subcommand::none ||
-                                           cl.subcommand == settings::Subcommand::status);
+    bool const supported = !cl.dry_run && cl.subcommand != settings::Subcommand::check_config;
     if (pg::is_postgres_target(cfg.database) && !supported)
         throw settings::SettingsError(fmt::format(
-            "database {}: this dirsyncd mirrors into PostgreSQL in daemon mode, with --once and "
-            "for status only (check-config, --dry-run, reload and the operator subcommands come "
-            "later); give the path of an SQLite file for them",
+            "database {}: check-config and --dry-run do not work on a PostgreSQL mirror in this "
+            "version (daemon mode, --once, status, reload and the operator subcommands do); give "
+            "the path of an SQLite file for them",
             pg::redacted(cfg.database)));
     return cfg;
 }
@@ -112,12 +111,15 @@ int run(settings::CommandLine const& cl)
                    ? run_status_postgres(cfg.database, cfg.database_schema, cl.json)
                    : run_status(cfg.database, cl.json);
     bool const control = settings::is_control(cl.subcommand);
+    bool const postgres = pg::is_postgres_target(cfg.database);
+    auto const shown = postgres ? pg::redacted(cfg.database) : cfg.database;
     if (control) {
         // The running daemon does the work; without one, this command does (as --once would).
-        if (auto code = steer_running_daemon(cl, cfg.database))
+        if (auto code = steer_running_daemon(cl, control_socket_path(cfg)))
             return *code;
-        if (auto denied = may_steer_without_daemon(cfg.database))
-            return fail(exit_usage, *denied);
+        if (!postgres) // PostgreSQL: the server's roles decide who may write
+            if (auto denied = may_steer_without_daemon(cfg.database))
+                return fail(exit_usage, *denied);
     }
     std::string why;
     auto url = parse_api_url(cfg.api_url, why);
@@ -137,14 +139,14 @@ int run(settings::CommandLine const& cl)
     if (cl.subcommand == settings::Subcommand::check_config)
         return check_config(cfg, cl.config, *url, api_key, cl.online);
     if (cl.subcommand == settings::Subcommand::reload) {
-        std::cout << "configuration accepted; no daemon runs on " << cfg.database
+        std::cout << "configuration accepted; no daemon runs on " << shown
                   << ": it takes effect when the daemon starts" << std::endl;
         return exit_ok;
     }
     if (control)
         log->info("dirsyncd {}: no daemon runs on {}; doing it here",
-                  settings::subcommand_name(cl.subcommand), cfg.database);
-    if ((cl.once || control) && !cl.dry_run)
+                  settings::subcommand_name(cl.subcommand), shown);
+    if ((cl.once || control) && !cl.dry_run && !postgres)
         if (auto error = act_as_database_owner(cfg.database))
             return fail(exit_database, *error);
 
@@ -166,8 +168,10 @@ int run(settings::CommandLine const& cl)
     if (cl.dry_run) // reads the mirror only: no lock, so it runs beside the daemon
         return run_dry_run(ioc, api, *log, cfg, cl.directories, cl.json);
     if (pg::is_postgres_target(cfg.database)) { // load() refuses the modes not built yet
-        if (cl.once)
-            return run_once_postgres(ioc, api, *log, cfg, environment());
+        if (cl.once || control)
+            return run_once_postgres(ioc, api, *log, cfg, environment(),
+                                     control ? std::optional(operator_request_of(cl))
+                                             : std::nullopt);
         return run_daemon_postgres(ioc, {api, *transport, *log}, cfg, environment(),
                                    reloader(cl, log));
     }

@@ -82,34 +82,6 @@ asio::awaitable<std::string> watch_database(DatabaseWatch const& watch, spdlog::
     }
 }
 
-// The control channel's requests (control_protocol.hpp), done by the scheduler.
-asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,
-                                    ConfigReload& reload, std::string const& api_url)
-{
-    if (request.command == "reload") {
-        if (auto error = reload("reload"))
-            co_return ControlReply{exit_usage,
-                                   fmt::format("the daemon kept its configuration: {}", *error)};
-        co_return ControlReply{exit_ok, "configuration reloaded; a full resync of every "
-                                        "directory started"};
-    }
-    auto const action = sync::parse_operator_action(request.command);
-    if (!action)
-        co_return ControlReply{exit_usage,
-                               fmt::format("unknown control command '{}'", request.command)};
-    sync::OperatorRequest job{*action, request.directories};
-    if (!request.wait) {
-        scheduler.queue_operator_request(std::move(job));
-        co_return ControlReply{exit_ok, fmt::format("{}: queued; the daemon's log and `dirsyncd "
-                                                    "status` tell how it went",
-                                                    request.command)};
-    }
-    auto outcome = co_await scheduler.operator_request(std::move(job));
-    auto const o = outcome_of(outcome.report, outcome.error, api_url);
-    co_return ControlReply{
-        o.code, o.code == exit_ok ? fmt::format("{}: {}", request.command, o.message) : o.message};
-}
-
 // Runs the daemon's tasks until the first ends; whichever ends first cancels the others: the
 // stop signal (exit 0), the database file going away (exit 5), or the scheduler failing beyond
 // repair (exit 1); systemd restarts us after the last two.
@@ -189,7 +161,7 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
     std::optional<ControlServer> control;
     try {
         control.emplace(
-            ioc.get_executor(), control_socket_path(settings.database),
+            ioc.get_executor(), control_socket_path(settings),
             [&](ControlRequest r) {
                 return steer(std::move(r), scheduler, config_reload, settings.api_url);
             },

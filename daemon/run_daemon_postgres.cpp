@@ -1,6 +1,8 @@
 #include "run_daemon_postgres.hpp"
 
 #include "api/retry_policy.hpp"
+#include "control_protocol.hpp"
+#include "control_server.hpp"
 #include "exit_codes.hpp"
 #include "metrics.hpp"
 #include "metrics_server.hpp"
@@ -26,6 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -135,6 +138,26 @@ public:
                 fmt::format("cannot reach {}: {}\n", where_, last_error_.value_or("connecting"))};
         }
         return {404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n"};
+    }
+
+    // A control request: the writer's scheduler does it; a standby reloads its config, and
+    // sends the rest to the writer's host (exit 6, as --once would while the lease is held).
+    asio::awaitable<ControlReply> control(ControlRequest request)
+    {
+        if (scheduler_)
+            co_return co_await steer(std::move(request), *scheduler_, reload_, cfg().api_url);
+        if (request.command == "reload") {
+            if (auto error = reload_("reload"))
+                co_return ControlReply{
+                    exit_usage, fmt::format("the daemon kept its configuration: {}", *error)};
+            co_return ControlReply{exit_ok, "configuration reloaded (this dirsyncd is a standby: "
+                                            "it takes effect when it becomes the writer)"};
+        }
+        co_return ControlReply{
+            exit_locked,
+            fmt::format("{}: this dirsyncd is {} of {}; the writer does the syncs: run the "
+                        "command on the writer's host (dirsyncd status names its pid)",
+                        request.command, standby_ ? "a standby" : "not connected to", where_)};
     }
 
     void log_status()
@@ -357,8 +380,30 @@ int run_daemon_postgres(asio::io_context& ioc, PostgresDaemonServices services,
         server->start();
         log.info("metrics: serving {}/metrics and /healthz", server->where());
     }
-    log.info("control: the resync, evict, allow-deletions and reload commands do not reach a "
-             "daemon on PostgreSQL yet; SIGHUP reloads and resyncs");
+    std::optional<ControlServer> control;
+    auto const socket = control_socket_path(settings);
+    try {
+        if (!settings.control_socket) { // the default's directory, when systemd did not make it
+            std::error_code ec;
+            std::filesystem::create_directories(std::filesystem::path(socket).parent_path(), ec);
+        }
+        // No instance lock here (the lease is the database's): a second dirsyncd on this host
+        // must not take the first one's socket.
+        if (ControlServer::in_use(socket))
+            throw std::runtime_error(fmt::format("control socket {}: another dirsyncd on this "
+                                                 "host listens on it",
+                                                 socket));
+        control.emplace(
+            ioc.get_executor(), socket,
+            [&](ControlRequest r) { return daemon.control(std::move(r)); }, log);
+        control->start();
+        log.info("control: listening on {} (dirsyncd resync, evict, allow-deletions, reload)",
+                 control->path());
+    } catch (std::runtime_error const& e) {
+        log.error("{}; the daemon runs, but the resync, evict, allow-deletions and reload "
+                  "commands cannot reach it (SIGHUP still works; set control_socket)",
+                  e.what());
+    }
 
     int code = exit_sync_failed;
     asio::co_spawn(ioc, supervise(daemon, services, notifier, config_reload),
@@ -367,6 +412,8 @@ int run_daemon_postgres(asio::io_context& ioc, PostgresDaemonServices services,
                            code = c;
                        if (server)
                            server->stop();
+                       if (control)
+                           control->stop();
                        ioc.stop();
                    });
     ioc.run();

@@ -38,7 +38,8 @@ int fail(spdlog::logger& log, int code, std::string const& message)
 
 int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger& log,
                       settings::Settings const& cfg,
-                      std::map<std::string, std::string> const& environment)
+                      std::map<std::string, std::string> const& environment,
+                      std::optional<sync::OperatorRequest> request)
 {
     auto const where = postgres_where(cfg.database, cfg.database_schema);
     use_password_credential(environment, log, where);
@@ -66,9 +67,11 @@ int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger
         if (!lease->try_acquire())
             return fail(log, exit_locked,
                         fmt::format("{}: another dirsyncd is the writer of this schema (it holds "
-                                    "the writer lease); a second one would write beside it: "
-                                    "stop it, or let it do the sync",
-                                    where));
+                                    "the writer lease); a second one would write beside it: {}",
+                                    where,
+                                    request ? "run the command on the writer's host (dirsyncd "
+                                              "status names its pid)"
+                                            : "stop it, or let it do the sync"));
     } catch (pg::Error const& e) {
         return fail(log, exit_database, fmt::format("{}: {}", where, e.what()));
     }
@@ -77,7 +80,7 @@ int run_once_postgres(asio::io_context& ioc, api::ApiClient& api, spdlog::logger
 
     pg::MirrorStore store(*db);
     sync::SyncServices services{api, store, log};
-    int const code = run_once(ioc, services, cfg.sync, cfg.api_url, nullptr, std::nullopt,
+    int const code = run_once(ioc, services, cfg.sync, cfg.api_url, nullptr, std::move(request),
                               [&] { return keep_lease(*lease, idle / 4, where); });
     try {
         if (db->alive())

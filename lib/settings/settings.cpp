@@ -129,6 +129,13 @@ std::map<std::string, Reader, std::less<>> const& readers()
              if (auto why = schema_name_problem(s.database_schema))
                  throw std::runtime_error(fmt::format("'{}': {}", s.database_schema, *why));
          }},
+        {"control_socket",
+         [](auto const& n, Settings& s) {
+             s.control_socket = get_string(n);
+             if (s.control_socket->empty() || s.control_socket->front() != '/')
+                 throw std::runtime_error(
+                     fmt::format("'{}': give an absolute path", *s.control_socket));
+         }},
         {"ca_file", [](auto const& n, Settings& s) { s.ca_file = get_string(n); }},
         {"log_level",
          [](auto const& n, Settings& s) {

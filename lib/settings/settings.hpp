@@ -29,6 +29,9 @@ struct Settings {
     std::string database = "/var/lib/dirsyncd/dirsyncd.db";
     // The schema of a PostgreSQL mirror (database is a postgresql:// URL or a conninfo).
     std::string database_schema = "dirsyncd";
+    // The daemon's control socket (resync, evict, allow-deletions, reload); none: the default,
+    // DATABASE.control for SQLite, /run/dirsyncd/SCHEMA.control for PostgreSQL.
+    std::optional<std::string> control_socket;
     std::optional<std::string> ca_file;
     std::string log_level = "info";
 

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <thread>
@@ -62,11 +63,19 @@ protected:
             {"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) { return a.options().api_key; })}};
     }
 
-    test::BackgroundProcess& start_daemon(std::string const& database = test::pg_conninfo())
+    // `extra` config lines, for this daemon only.
+    test::BackgroundProcess& start_daemon(std::string const& database = test::pg_conninfo(),
+                                          std::string const& extra = "")
     {
         auto const n = daemons.size();
+        auto own = config;
+        if (!extra.empty()) {
+            own = dir.file("dirsyncd" + std::to_string(n) + ".toml");
+            std::filesystem::copy_file(config, own);
+            std::ofstream(own, std::ios::app) << extra;
+        }
         daemons.push_back(std::make_unique<test::BackgroundProcess>(
-            std::vector<std::string>{DIRSYNCD_BINARY, "--config", config, "--db", database,
+            std::vector<std::string>{DIRSYNCD_BINARY, "--config", own, "--db", database,
                                      "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
             env(), dir.file("daemon" + std::to_string(n) + ".log")));
         return *daemons.back();
@@ -394,6 +403,67 @@ TEST_F(PostgresDaemonTest, AWriterCutOffFromTheServerIsReplacedAndStandsByWhenTh
     EXPECT_EQ(writer_pid(), b.pid()) << "B stays the writer";
     mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Heal"); });
     ASSERT_TRUE(converged()) << b.output();
+}
+
+TEST_F(PostgresDaemonTest, OperatorCommandsReachTheWriterAndAStandbySendsThemToItsHost)
+{
+    auto const writer_socket = dir.file("writer.control");
+    auto const standby_socket = dir.file("standby.control");
+    auto command = [&](std::string const& socket, std::vector<std::string> args) {
+        auto const own = dir.file("operator.toml");
+        std::filesystem::copy_file(config, own, std::filesystem::copy_options::overwrite_existing);
+        std::ofstream(own, std::ios::app) << "control_socket = \"" << socket << "\"\n";
+        std::vector<std::string> argv{DIRSYNCD_BINARY, "--api-url", fake->url(), "--ca-file",
+                                      test::cert("ca.pem")};
+        argv.insert(argv.end(), args.begin(), args.end());
+        for (std::string a : {"--config", own.c_str(), "--db"})
+            argv.push_back(a);
+        argv.push_back(test::pg_conninfo());
+        return test::run_process(argv, env());
+    };
+
+    auto& a = start_daemon(test::pg_conninfo(), "control_socket = \"" + writer_socket + "\"\n");
+    ASSERT_TRUE(converged()) << a.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s));
+    auto& b = start_daemon(test::pg_conninfo(), "control_socket = \"" + standby_socket + "\"\n");
+    ASSERT_TRUE(eventually([&] { return is_standby(b.pid()); }, 10s)) << b.output();
+    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(standby_socket); }, 5s));
+
+    // the writer resyncs one directory and says how it went
+    auto const dir_id = first_directory();
+    auto const listings = fake->with([](fake::FakeApi& f) {
+        return f.stats().requests.count("GET /directory_users")
+                   ? f.stats().requests.at("GET /directory_users")
+                   : 0;
+    });
+    auto const resync = command(writer_socket, {"resync", dir_id});
+    EXPECT_EQ(resync.exit_code, 0) << resync.out << resync.err;
+    EXPECT_NE(resync.out.find("resync:"), std::string::npos) << resync.out;
+    EXPECT_TRUE(differences().empty());
+    EXPECT_GT(
+        fake->with([](fake::FakeApi& f) { return f.stats().requests.at("GET /directory_users"); }),
+        listings)
+        << "the directory was listed again before the command returned";
+
+    // a standby sends it on, naming why
+    auto const refused = command(standby_socket, {"resync"});
+    EXPECT_EQ(refused.exit_code, 6) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("this dirsyncd is a standby"), std::string::npos) << refused.err;
+    EXPECT_EQ(command(standby_socket, {"reload"}).exit_code, 0);
+
+    // no daemon answering and the lease held: refused, as --once would be
+    auto const nobody = command(dir.file("nobody.control"), {"resync"});
+    EXPECT_EQ(nobody.exit_code, 6) << nobody.err;
+    EXPECT_NE(nobody.err.find("run the command on the writer's host"), std::string::npos)
+        << nobody.err;
+
+    // with every daemon stopped, the command does it itself
+    for (auto* d : {&a, &b}) {
+        d->signal(SIGTERM);
+        EXPECT_EQ(d->wait(10s), 0);
+    }
+    auto const alone = command(dir.file("nobody.control"), {"resync", dir_id});
+    EXPECT_EQ(alone.exit_code, 0) << alone.err;
 }
 
 class PostgresDaemonLargeTest : public PostgresDaemonTest {
