@@ -4,6 +4,8 @@
 #include "api/rate_limiter.hpp"
 #include "exit_codes.hpp"
 #include "http/beast_transport.hpp"
+#include "pg/connection.hpp"
+#include "pg/conninfo.hpp"
 #include "run_once.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -39,16 +41,56 @@ asio::awaitable<std::size_t> count_directories(api::ApiClient& api,
     co_return n;
 }
 
+// --online on a PostgreSQL mirror: the server answers with these credentials, and what the
+// schema holds. A line to print, or a failure (exit 5) with its message.
+struct DatabaseCheck {
+    int code = exit_ok;
+    std::string message;
+};
+DatabaseCheck check_postgres(settings::Settings const& s)
+{
+    auto const where =
+        fmt::format("database {} (schema {})", pg::redacted(s.database), s.database_schema);
+    try {
+        pg::Connection db(s.database);
+        std::string version = "not created yet (the first start creates it)";
+        try {
+            version = "schema version " +
+                      db.exec("SELECT version FROM " + db.quote_identifier(s.database_schema) +
+                              ".schema_version")
+                          .text(0, 0);
+        } catch (pg::Error const& e) {
+            if (e.sqlstate != "42P01" && e.sqlstate != "3F000") // no such table, no such schema
+                throw;
+        }
+        bool const writer =
+            db.exec("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
+                    "granted AND objsubid = 1 AND classid::bigint = ((hashtextextended("
+                    "'dirsyncd writer:' || $1, 0) >> 32) & 4294967295) AND objid::bigint = "
+                    "(hashtextextended('dirsyncd writer:' || $1, 0) & 4294967295))",
+                    {s.database_schema})
+                .text(0, 0) == "t";
+        return {exit_ok, fmt::format("{}: reachable; {}; {}", where, version,
+                                     writer ? "a dirsyncd holds the writer lease"
+                                            : "no dirsyncd writes it now")};
+    } catch (pg::Error const& e) {
+        return {exit_database, fmt::format("{}: {}", where, e.what())};
+    }
+}
+
 } // namespace
 
 int check_config(settings::Settings const& s, std::optional<std::string> const& config,
                  Url const& url, std::string const& api_key, bool online)
 {
     std::string const where = config ? "config file " + *config : "built-in defaults";
+    bool const postgres = pg::is_postgres_target(s.database);
     if (!online) {
-        std::cout << fmt::format("dirsyncd check-config: {}: OK (database {}, API {}, an API key "
-                                 "is set)\n",
-                                 where, s.database, s.api_url);
+        std::cout << fmt::format(
+            "dirsyncd check-config: {}: OK (database {}, API {}, an API key is set)\n", where,
+            postgres ? fmt::format("{}, schema {}", pg::redacted(s.database), s.database_schema)
+                     : s.database,
+            s.api_url);
         return exit_ok;
     }
     asio::io_context ioc(1);
@@ -76,7 +118,13 @@ int check_config(settings::Settings const& s, std::optional<std::string> const& 
         std::cout << fmt::format("dirsyncd check-config: {}: OK; the API key sees {} "
                                  "director{} at {}\n",
                                  where, n, n == 1 ? "y" : "ies", s.api_url);
-        return exit_ok;
+        if (!postgres)
+            return exit_ok;
+        auto const db = check_postgres(s);
+        (db.code == exit_ok ? std::cout : std::cerr)
+            << (db.code == exit_ok ? "dirsyncd check-config: " : "dirsyncd: ") << db.message
+            << std::endl;
+        return db.code;
     } catch (...) {
         auto const outcome =
             outcome_of(sync::classify_failure(std::current_exception()), s.api_url);

@@ -73,12 +73,12 @@ settings::Settings load(settings::CommandLine const& cl)
     cfg.sync.directory.allow_deletions = cl.allow_deletions;
     // Here, where the config and --db meet, so that every subcommand (status, check-config,
     // reload) says it, and never by a missing directory called "postgresql:".
-    bool const supported = !cl.dry_run && cl.subcommand != settings::Subcommand::check_config;
+    bool const supported = !cl.dry_run;
     if (pg::is_postgres_target(cfg.database) && !supported)
         throw settings::SettingsError(fmt::format(
-            "database {}: check-config and --dry-run do not work on a PostgreSQL mirror in this "
-            "version (daemon mode, --once, status, reload and the operator subcommands do); give "
-            "the path of an SQLite file for them",
+            "database {}: --dry-run does not work on a PostgreSQL mirror in this version (daemon "
+            "mode, --once, status, check-config, reload and the operator subcommands do); give "
+            "the path of an SQLite file for it",
             pg::redacted(cfg.database)));
     return cfg;
 }

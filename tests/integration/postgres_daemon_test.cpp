@@ -405,6 +405,26 @@ TEST_F(PostgresDaemonTest, AWriterCutOffFromTheServerIsReplacedAndStandsByWhenTh
     ASSERT_TRUE(converged()) << b.output();
 }
 
+TEST_F(PostgresDaemonTest, AWriterWhoseSessionIsEndedReconnectsAndWritesAgain)
+{
+    auto& a = start_daemon();
+    ASSERT_TRUE(converged()) << a.output();
+    ASSERT_TRUE(eventually([&] { return writer_pid() == a.pid(); }, 10s));
+    // the server ends the writer's session (a restart, a failover of the server, an admin)
+    pg::use_schema(db, schema);
+    auto const ended = db.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE "
+                               "locktype = 'advisory' AND granted AND pid <> pg_backend_pid()");
+    ASSERT_GE(ended.integer(0, 0), 1);
+    auto const dir_id = first_directory();
+    mutate([&](fake::Dataset& ds) { ds.add_user(dir_id, "After", "Reconnect"); });
+    ASSERT_TRUE(converged()) << a.output();
+    EXPECT_NE(a.output().find("lost the writer lease"), std::string::npos) << a.output();
+    EXPECT_NE(a.output().find("a complete mirror exists; following events from"),
+              std::string::npos);
+    EXPECT_EQ(writer_pid(), a.pid());
+    EXPECT_TRUE(a.running());
+}
+
 TEST_F(PostgresDaemonTest, OperatorCommandsReachTheWriterAndAStandbySendsThemToItsHost)
 {
     auto const writer_socket = dir.file("writer.control");

@@ -138,3 +138,25 @@ TEST_F(PostgresOnceTest, ABadSchemaNameIsASettingsError)
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("database_schema"), std::string::npos) << r.err;
 }
+
+TEST_F(PostgresOnceTest, CheckConfigOnlineReachesTheServerAndTellsWhatTheSchemaHolds)
+{
+    auto check = [&](std::string const& database) {
+        return test::run_process(
+            {DIRSYNCD_BINARY, "check-config", "--online", "--config", config, "--db", database,
+             "--api-url", fake->url(), "--ca-file", test::cert("ca.pem")},
+            {{"WORKOS_API_KEY", fake->with([](fake::FakeApi& a) { return a.options().api_key; })}});
+    };
+    auto const before = check(test::pg_conninfo());
+    EXPECT_EQ(before.exit_code, 0) << before.err;
+    EXPECT_NE(before.out.find("reachable; not created yet"), std::string::npos) << before.out;
+    EXPECT_NE(before.out.find("the API key sees 3 directories"), std::string::npos) << before.out;
+    ASSERT_EQ(once(test::pg_conninfo()).exit_code, 0);
+    auto const after = check(test::pg_conninfo());
+    EXPECT_EQ(after.exit_code, 0) << after.err;
+    EXPECT_NE(after.out.find("schema version 6; no dirsyncd writes it now"), std::string::npos)
+        << after.out;
+    auto const unreachable = check("postgresql://app:s3cret@127.0.0.1:1/dirsync");
+    EXPECT_EQ(unreachable.exit_code, 5) << unreachable.err;
+    EXPECT_EQ((unreachable.out + unreachable.err).find("s3cret"), std::string::npos);
+}
