@@ -461,8 +461,7 @@ TEST(Cli, APostgresDatabaseIsRefusedByNameInTheModesNotBuiltForItAndItsPasswordI
         auto const r = test::run_process(argv, {{"WORKOS_API_KEY", "sk_test_x"}});
         SCOPED_TRACE(argv[1]);
         EXPECT_EQ(r.exit_code, 2) << r.err;
-        EXPECT_NE(r.err.find("--dry-run does not work on a PostgreSQL mirror"),
-                  std::string::npos)
+        EXPECT_NE(r.err.find("--dry-run does not work on a PostgreSQL mirror"), std::string::npos)
             << r.err;
         EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
         EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
