@@ -6,6 +6,7 @@
 #include "http/beast_transport.hpp"
 #include "pg/connection.hpp"
 #include "pg/conninfo.hpp"
+#include "pg/writer_lease.hpp"
 #include "run_once.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -63,13 +64,7 @@ DatabaseCheck check_postgres(settings::Settings const& s)
             if (e.sqlstate != "42P01" && e.sqlstate != "3F000") // no such table, no such schema
                 throw;
         }
-        bool const writer =
-            db.exec("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
-                    "granted AND objsubid = 1 AND classid::bigint = ((hashtextextended("
-                    "'dirsyncd writer:' || $1, 0) >> 32) & 4294967295) AND objid::bigint = "
-                    "(hashtextextended('dirsyncd writer:' || $1, 0) & 4294967295))",
-                    {s.database_schema})
-                .text(0, 0) == "t";
+        bool const writer = pg::WriterLease::taken(db, s.database_schema);
         return {exit_ok, fmt::format("{}: reachable; {}; {}", where, version,
                                      writer ? "a dirsyncd holds the writer lease"
                                             : "no dirsyncd writes it now")};

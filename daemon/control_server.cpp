@@ -120,7 +120,12 @@ ControlServer::ControlServer(asio::any_io_executor ex, std::string path, Control
             "control socket {}: the path is longer than a Unix socket allows ({} bytes); move "
             "the database to a shorter path to steer the daemon",
             p, sizeof(sockaddr_un::sun_path) - 1));
-    ::unlink(p.c_str()); // a dead daemon's: we hold the instance lock, no live one owns it
+    // A socket a live daemon accepts on is its own (two PostgreSQL daemons on one host with one
+    // control_socket); any other is a dead daemon's, replaced.
+    if (in_use(p))
+        throw std::runtime_error(
+            fmt::format("control socket {}: another dirsyncd on this host listens on it", p));
+    ::unlink(p.c_str());
     boost::system::error_code ec;
     auto& a = impl_->acceptor;
     a.open(local(), ec);

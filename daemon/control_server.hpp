@@ -21,8 +21,8 @@ using ControlHandler = std::function<boost::asio::awaitable<ControlReply>(Contro
 
 class ControlServer {
 public:
-    // Binds now (replacing a socket a dead daemon left: we hold the instance lock), mode 0600;
-    // throws std::runtime_error naming the path when it cannot.
+    // Binds now (replacing a socket a dead daemon left), mode 0600; throws std::runtime_error
+    // naming the path when it cannot, or when a live daemon accepts on it.
     ControlServer(boost::asio::any_io_executor ex, std::string path, ControlHandler handler,
                   spdlog::logger& log);
     ~ControlServer(); // closes and removes the socket
@@ -31,10 +31,9 @@ public:
     void start(); // accepts until stop()
     void stop();
     std::string const& path() const;
-    // Whether a live daemon accepts on `path` (binding would take its socket away).
-    static bool in_use(std::string const& path);
 
 private:
+    static bool in_use(std::string const& path);
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };

@@ -96,6 +96,35 @@ asio::awaitable<void> handle_signals(ConfigReload& reload, std::function<void()>
 }
 
 // The control channel's requests (control_protocol.hpp), done by the scheduler.
+std::unique_ptr<ControlServer> open_control(asio::any_io_executor ex, std::string const& path,
+                                            ControlHandler handler, spdlog::logger& log)
+{
+    try {
+        auto control = std::make_unique<ControlServer>(ex, path, std::move(handler), log);
+        control->start();
+        log.info("control: listening on {} (dirsyncd resync, evict, allow-deletions, reload)",
+                 control->path());
+        return control;
+    } catch (std::runtime_error const& e) {
+        log.error("{}; the daemon runs, but the resync, evict, allow-deletions and reload "
+                  "commands cannot reach it (SIGHUP still works; control_socket sets another "
+                  "path)",
+                  e.what());
+        return nullptr;
+    }
+}
+
+std::unique_ptr<MetricsServer> open_metrics(asio::any_io_executor ex, settings::Settings const& s,
+                                            HttpHandler handler, spdlog::logger& log)
+{
+    if (!s.metrics_address)
+        return nullptr;
+    auto server = std::make_unique<MetricsServer>(ex, *s.metrics_address, std::move(handler), log);
+    server->start();
+    log.info("metrics: serving {}/metrics and /healthz", server->where());
+    return server;
+}
+
 boost::asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,
                                            ConfigReload& reload, std::string const& api_url)
 {

@@ -5,8 +5,10 @@
 
 #include "api/api_client.hpp"
 #include "control_protocol.hpp"
+#include "control_server.hpp"
 #include "http/beast_transport.hpp"
 #include "metrics.hpp"
+#include "metrics_server.hpp"
 #include "sched/scheduler.hpp"
 #include "settings/settings.hpp"
 #include "systemd_notifier.hpp"
@@ -14,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -84,6 +87,17 @@ boost::asio::awaitable<int> wait_for_stop(spdlog::logger& log, SystemdNotifier& 
 
 // SIGHUP reloads; SIGUSR1 calls `log_status`. Never ends on its own.
 boost::asio::awaitable<void> handle_signals(ConfigReload& reload, std::function<void()> log_status);
+
+// The control socket, accepting; nullptr (logged, the daemon runs on) when it cannot be opened.
+std::unique_ptr<ControlServer> open_control(boost::asio::any_io_executor ex,
+                                            std::string const& path, ControlHandler handler,
+                                            spdlog::logger& log);
+
+// The metrics endpoint of metrics_address, serving (nullptr when none is set); throws
+// std::runtime_error naming the address when it cannot listen.
+std::unique_ptr<MetricsServer> open_metrics(boost::asio::any_io_executor ex,
+                                            settings::Settings const& s, HttpHandler handler,
+                                            spdlog::logger& log);
 
 // The control channel's requests (control_protocol.hpp), done by the scheduler.
 boost::asio::awaitable<ControlReply> steer(ControlRequest request, sched::Scheduler& scheduler,

@@ -134,20 +134,16 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
     Metrics metrics(services.sync.api, scheduler,
                     [&db = services.db] { return store::read_status(db); });
     observer.metrics = &metrics;
-    std::optional<MetricsServer> server;
-    if (settings.metrics_address) {
-        try {
-            server.emplace(
-                ioc.get_executor(), *settings.metrics_address,
-                [&](std::string const& target) { return answer(target, scheduler, metrics, log); },
-                log);
-        } catch (std::runtime_error const& e) {
-            log.critical("{}", e.what());
-            std::cerr << "dirsyncd: " << e.what() << std::endl;
-            return exit_usage;
-        }
-        server->start();
-        log.info("metrics: serving {}/metrics and /healthz", server->where());
+    std::unique_ptr<MetricsServer> server;
+    try {
+        server = open_metrics(
+            ioc.get_executor(), settings,
+            [&](std::string const& target) { return answer(target, scheduler, metrics, log); },
+            log);
+    } catch (std::runtime_error const& e) {
+        log.critical("{}", e.what());
+        std::cerr << "dirsyncd: " << e.what() << std::endl;
+        return exit_usage;
     }
     try {
         status.started(static_cast<long>(::getpid()), now_text(), settings.poll_interval,
@@ -158,22 +154,12 @@ int run_daemon(asio::io_context& ioc, DaemonServices services, settings::Setting
 
     ConfigReload config_reload(&scheduler, log, notifier, services.sync.api, settings,
                                std::move(reload));
-    std::optional<ControlServer> control;
-    try {
-        control.emplace(
-            ioc.get_executor(), control_socket_path(settings),
-            [&](ControlRequest r) {
-                return steer(std::move(r), scheduler, config_reload, settings.api_url);
-            },
-            log);
-        control->start();
-        log.info("control: listening on {} (dirsyncd resync, evict, allow-deletions, reload)",
-                 control->path());
-    } catch (std::runtime_error const& e) {
-        log.error("{}; the daemon runs, but the resync, evict, allow-deletions and reload "
-                  "commands cannot reach it (SIGHUP still works)",
-                  e.what());
-    }
+    auto control = open_control(
+        ioc.get_executor(), control_socket_path(settings),
+        [&](ControlRequest r) {
+            return steer(std::move(r), scheduler, config_reload, settings.api_url);
+        },
+        log);
 
     int code = exit_sync_failed;
     asio::co_spawn(ioc, supervise(scheduler, services, notifier, config_reload),

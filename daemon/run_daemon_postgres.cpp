@@ -366,44 +366,24 @@ int run_daemon_postgres(asio::io_context& ioc, PostgresDaemonServices services,
     ConfigReload config_reload(nullptr, log, notifier, services.api, settings, std::move(reload));
     SharedMirrorDaemon daemon(services, config_reload, notifier, observer);
 
-    std::optional<MetricsServer> server;
-    if (settings.metrics_address) {
-        try {
-            server.emplace(
-                ioc.get_executor(), *settings.metrics_address,
-                [&](std::string const& target) { return daemon.answer(target); }, log);
-        } catch (std::runtime_error const& e) {
-            log.critical("{}", e.what());
-            std::cerr << "dirsyncd: " << e.what() << std::endl;
-            return exit_usage;
-        }
-        server->start();
-        log.info("metrics: serving {}/metrics and /healthz", server->where());
-    }
-    std::optional<ControlServer> control;
-    auto const socket = control_socket_path(settings);
+    std::unique_ptr<MetricsServer> server;
     try {
-        if (!settings.control_socket) { // the default's directory, when systemd did not make it
-            std::error_code ec;
-            std::filesystem::create_directories(std::filesystem::path(socket).parent_path(), ec);
-        }
-        // No instance lock here (the lease is the database's): a second dirsyncd on this host
-        // must not take the first one's socket.
-        if (ControlServer::in_use(socket))
-            throw std::runtime_error(fmt::format("control socket {}: another dirsyncd on this "
-                                                 "host listens on it",
-                                                 socket));
-        control.emplace(
-            ioc.get_executor(), socket,
-            [&](ControlRequest r) { return daemon.control(std::move(r)); }, log);
-        control->start();
-        log.info("control: listening on {} (dirsyncd resync, evict, allow-deletions, reload)",
-                 control->path());
+        server = open_metrics(
+            ioc.get_executor(), settings,
+            [&](std::string const& target) { return daemon.answer(target); }, log);
     } catch (std::runtime_error const& e) {
-        log.error("{}; the daemon runs, but the resync, evict, allow-deletions and reload "
-                  "commands cannot reach it (SIGHUP still works; set control_socket)",
-                  e.what());
+        log.critical("{}", e.what());
+        std::cerr << "dirsyncd: " << e.what() << std::endl;
+        return exit_usage;
     }
+    auto const socket = control_socket_path(settings);
+    if (!settings.control_socket) { // the default's directory, when systemd did not make it
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(socket).parent_path(), ec);
+    }
+    auto control = open_control(
+        ioc.get_executor(), socket, [&](ControlRequest r) { return daemon.control(std::move(r)); },
+        log);
 
     int code = exit_sync_failed;
     asio::co_spawn(ioc, supervise(daemon, services, notifier, config_reload),

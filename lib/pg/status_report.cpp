@@ -2,6 +2,7 @@
 
 #include "pg/mirror_rows.hpp"
 #include "pg/transaction.hpp"
+#include "pg/writer_lease.hpp"
 
 #include <fmt/format.h>
 
@@ -83,12 +84,7 @@ store::StatusReport read_status(Connection& db)
     for (int i = 0; i < sb.rows(); ++i)
         out.standbys.push_back(
             {sb.text(i, 0), sb.integer(i, 1), sb.optional_text(i, 2), sb.optional_text(i, 3)});
-    out.writer_lease_held =
-        db.exec("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
-                "objsubid = 1 AND classid::bigint = ((hashtextextended('dirsyncd writer:' || "
-                "current_schema(), 0) >> 32) & 4294967295) AND objid::bigint = "
-                "(hashtextextended('dirsyncd writer:' || current_schema(), 0) & 4294967295))")
-            .text(0, 0) == "t";
+    out.writer_lease_held = WriterLease::taken(db, db.exec("SELECT current_schema()").text(0, 0));
     snapshot.commit();
     return out;
 }

@@ -10,6 +10,13 @@ std::string lock_name(std::string const& schema)
     return "dirsyncd writer:" + schema;
 }
 
+// The lease's row in pg_locks, for the lock name in $1: (classid, objid) are the key's high and
+// low halves.
+constexpr char const* lease_lock = "locktype = 'advisory' AND granted AND objsubid = 1 AND "
+                                   "classid::bigint = ((hashtextextended($1, 0) >> 32) & "
+                                   "4294967295) AND objid::bigint = (hashtextextended($1, 0) & "
+                                   "4294967295)";
+
 } // namespace
 
 WriterLease::WriterLease(Connection& db, std::string const& schema,
@@ -39,11 +46,9 @@ bool WriterLease::confirm()
     if (!held_)
         return false;
     try {
-        // Our own lock, in pg_locks: (classid, objid) are the key's high and low halves.
-        auto const r = db_.exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
-                                "pid = pg_backend_pid() AND granted AND objsubid = 1 AND "
-                                "classid::bigint = ((hashtextextended($1, 0) >> 32) & 4294967295) "
-                                "AND objid::bigint = (hashtextextended($1, 0) & 4294967295)",
+        auto const r = db_.exec(std::string("SELECT count(*) FROM pg_locks WHERE pid = "
+                                            "pg_backend_pid() AND ") +
+                                    lease_lock,
                                 {name_});
         held_ = r.integer(0, 0) == 1;
     } catch (Error const& e) {
@@ -61,6 +66,13 @@ void WriterLease::release()
     held_ = false;
     if (db_.alive())
         db_.exec("SELECT pg_advisory_unlock(hashtextextended($1, 0))", {name_});
+}
+
+bool WriterLease::taken(Connection& db, std::string const& schema)
+{
+    return db.exec(std::string("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ") + lease_lock + ")",
+                   {lock_name(schema)})
+               .text(0, 0) == "t";
 }
 
 long long WriterLease::key(Connection& db, std::string const& schema)

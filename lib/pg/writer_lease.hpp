@@ -34,6 +34,10 @@ public:
     // Gives the lock up (a clean shutdown), so a standby takes over at its next try.
     void release();
 
+    // Whether some session (any dirsyncd, on any host) holds the lease of `schema` now; plain
+    // pg_locks, so a reader role may ask.
+    static bool taken(Connection& db, std::string const& schema);
+
     // The lock's key for `schema`, as the server computes it (pg_locks shows it as classid and
     // objid).
     static long long key(Connection& db, std::string const& schema);
