@@ -219,7 +219,7 @@ int run_status(std::string const& database, bool json)
 int run_status_postgres(std::string const& conninfo, std::string const& schema, bool json)
 {
     store::StatusReport report;
-    auto const where = fmt::format("{} (schema {})", pg::redacted(conninfo), schema);
+    auto const where = fmt::format("{} in schema {}", pg::redacted(conninfo), schema);
     try {
         // Plain SELECTs in one read-only snapshot: a reader role's rights suffice.
         pg::Connection db(conninfo);
